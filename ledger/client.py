@@ -1,0 +1,103 @@
+"""`Ledger`: open a store, wire the services, the clock and pricing."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from ledger import db
+from ledger.clock import Clock, SystemClock
+from ledger.ids import new_id
+from ledger.projections.rebuild import RebuildReport
+from ledger.projections.rebuild import rebuild as rebuild_projections
+from ledger.services.customers import CustomersService
+from ledger.services.events import EventsService
+from ledger.services.runner import Engine
+from ledger.store.events import START, LogPosition, RecordedEvent, read_all
+
+__all__ = ["Ledger"]
+
+_PLATFORM_SETTING = "platform_account_id"
+
+
+def _platform_account_id(pool: ConnectionPool[Any]) -> str:
+    """The platform account of this database, created on first open."""
+    with pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO ledger_settings (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (_PLATFORM_SETTING, new_id("acct")),
+        )
+        row = conn.execute(
+            "SELECT value FROM ledger_settings WHERE name = %s", (_PLATFORM_SETTING,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+class Ledger:
+    """A payments ledger with Stripe's API, on PostgreSQL.
+
+    `Ledger.open()` uses `$DATABASE_URL`, or starts a private PostgreSQL under `$LEDGER_HOME`
+    (default `./.ledger`). Services are named as in stripe-python's StripeClient.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any], clock: Clock, url: str) -> None:
+        self._pool = pool
+        self.url = url
+        self.clock = clock
+        self.platform_account_id = _platform_account_id(pool)
+        self._engine = Engine(pool, clock, self.platform_account_id)
+        self.customers = CustomersService(self._engine)
+        self.events = EventsService(self._engine)
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        migrate: bool = True,
+        pool_size: int | None = None,
+    ) -> Ledger:
+        """Open the ledger at `url` (libpq or SQLAlchemy form), applying migrations."""
+        resolved = db.resolve_url(url)
+        if migrate:
+            db.migrate(resolved)
+        pool = db.open_pool(resolved, **({"max_size": pool_size} if pool_size else {}))
+        try:
+            return cls(pool, clock or SystemClock(), resolved)
+        except BaseException:
+            pool.close()
+            raise
+
+    def rebuild(self) -> RebuildReport:
+        """Rebuild every projection from position 0 of the log."""
+        with self._pool.connection() as conn:
+            return rebuild_projections(conn, self.platform_account_id, self.clock.now())
+
+    def read_all(
+        self, after_position: LogPosition | tuple[int, int] = START, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Committed domain events after `after_position`, in commit-safe order."""
+        with self._pool.connection() as conn:
+            return read_all(conn, LogPosition(*after_position), limit)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger(account={self.platform_account_id!r})"

@@ -1,0 +1,34 @@
+"""Stripe-style prefixed random identifiers (`cus_…`, `pi_…`, `evt_…`)."""
+
+import hashlib
+import secrets
+import string
+
+_ALPHABET = string.digits + string.ascii_letters
+
+# Stripe's own lengths: customers are short, most other objects are 24 characters.
+_BODY_LENGTH: dict[str, int] = {"cus": 14, "acct": 16, "req": 14}
+_BODY_LENGTH_DEFAULT = 24
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id with Stripe's prefix and typical length."""
+    length = _BODY_LENGTH.get(prefix, _BODY_LENGTH_DEFAULT)
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def derived_id(prefix: str, *parts: object) -> str:
+    """A deterministic id from `parts`, so a rebuild reproduces the same id."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=18).digest()
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(_BODY_LENGTH.get(prefix, _BODY_LENGTH_DEFAULT)):
+        number, index = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[index])
+    return f"{prefix}_" + "".join(chars)
+
+
+def prefix_of(object_id: str) -> str:
+    """The prefix of an id (`"cus"` for `"cus_123"`), or `""` if it has none."""
+    head, sep, _ = object_id.partition("_")
+    return head if sep else ""

@@ -1,0 +1,23 @@
+"""Every bound in one place: lists, batches, retries, sizes."""
+
+from typing import Final
+
+LIST_LIMIT_DEFAULT: Final = 10
+LIST_LIMIT_MAX: Final = 100
+EXPAND_DEPTH_MAX: Final = 4
+
+METADATA_KEYS_MAX: Final = 50
+METADATA_KEY_LENGTH_MAX: Final = 40
+METADATA_VALUE_LENGTH_MAX: Final = 500
+
+IDEMPOTENCY_KEY_LENGTH_MAX: Final = 255
+IDEMPOTENCY_KEY_TTL_SECONDS: Final = 24 * 60 * 60
+
+# A command that loses an optimistic-concurrency race is run again from the start.
+COMMAND_RETRIES_MAX: Final = 8
+COMMAND_RETRY_BACKOFF_SECONDS: Final = 0.002
+
+READ_BATCH_EVENTS: Final = 1000
+REBUILD_BATCH_EVENTS: Final = 5000
+
+POOL_CONNECTIONS_MAX: Final = 16

@@ -1,0 +1,184 @@
+"""What every service shares: request options, validation, commands, reads and lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+
+from ledger import limits
+from ledger.errors import InvalidRequestError, LedgerError, PermissionError, resource_missing
+from ledger.ids import new_id
+from ledger.params import validate_params
+from ledger.resources.base import ListObject, ResponseInfo, StripeObject
+from ledger.resources.expand import expand, validate_expand
+from ledger.services.queries import ListQuery, fetch_object, list_page
+from ledger.services.runner import Command, Engine, RequestContext, run_command
+
+__all__ = ["Call", "ReadResolver", "Service"]
+
+JSON = dict[str, Any]
+_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+_OPTIONS = ("idempotency_key", "stripe_account")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call: its context, its validated params (without options) and expand paths."""
+
+    ctx: RequestContext
+    params: JSON
+    expand: list[str]
+
+
+class ReadResolver:
+    """Expansion on the read path: loads from the projections on one connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any], account_id: str) -> None:
+        self.conn = conn
+        self.account_id = account_id
+
+    def load_json(self, object_id: str) -> JSON | None:
+        found = fetch_object(self.conn, self.account_id, object_id)
+        if found is None:
+            return None
+        data, deleted = found
+        return {"id": object_id, "object": data["object"], "deleted": True} if deleted else data
+
+    def related_list(self, object_names: Sequence[str], field: str, value: str, url: str) -> JSON:
+        return related_list(self.conn, self.account_id, object_names, field, value, url)
+
+
+def related_list(
+    conn: psycopg.Connection[Any],
+    account_id: str,
+    object_names: Sequence[str],
+    field: str,
+    value: str,
+    url: str,
+) -> JSON:
+    """Stripe's embedded list (first page of 10) of objects whose `field` is `value`."""
+    rows = conn.execute(
+        "SELECT data::text FROM objects WHERE account_id = %s AND object = ANY(%s) "
+        "AND NOT deleted AND data->>%s = %s ORDER BY created DESC, seq DESC LIMIT %s",
+        (account_id, list(object_names), field, value, limits.LIST_LIMIT_DEFAULT + 1),
+    ).fetchall()
+    count = conn.execute(
+        "SELECT count(*) FROM objects WHERE account_id = %s AND object = ANY(%s) "
+        "AND NOT deleted AND data->>%s = %s",
+        (account_id, list(object_names), field, value),
+    ).fetchone()
+    data = [orjson.loads(row[0]) for row in rows[: limits.LIST_LIMIT_DEFAULT]]
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": len(rows) > limits.LIST_LIMIT_DEFAULT,
+        "total_count": count[0] if count else 0,
+        "url": url,
+    }
+
+
+class Service:
+    """Base of the Stripe-shaped services (`led.customers`, `led.events`, …)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def _begin(self, operation: str, params: dict[str, Any]) -> Call:
+        """Split the request options off, validate the rest against Stripe's spec."""
+        request_id = new_id("req")
+        try:
+            idempotency_key = params.pop("idempotency_key", None)
+            account_id = self._account(params.pop("stripe_account", None))
+            if idempotency_key is not None:
+                if not isinstance(idempotency_key, str) or not idempotency_key:
+                    raise InvalidRequestError("Invalid idempotency key.", param="idempotency_key")
+                if len(idempotency_key) > limits.IDEMPOTENCY_KEY_LENGTH_MAX:
+                    raise InvalidRequestError(
+                        "Keys for idempotent requests can only be "
+                        f"{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters long.",
+                        param="idempotency_key",
+                    )
+            clean = validate_params(operation, params)
+            expand_paths = validate_expand(clean.pop("expand", []))
+        except LedgerError as error:
+            error.request_id = request_id
+            raise
+        ctx = RequestContext(account_id, request_id, idempotency_key, self._engine.clock.now())
+        return Call(ctx, clean, expand_paths)
+
+    def _account(self, stripe_account: Any) -> str:
+        if stripe_account is None:
+            return self._engine.platform_account_id
+        if not isinstance(stripe_account, str) or not _ACCOUNT_ID.match(stripe_account):
+            raise PermissionError(
+                "The provided key does not have access to account "
+                f"'{stripe_account}' (or that account does not exist). Application access "
+                "may have been revoked.",
+                code="account_invalid",
+                param="stripe_account",
+            )
+        return stripe_account
+
+    def _execute(self, call: Call, operation: str, command: Command) -> StripeObject:
+        """Run a command durably and wrap its response."""
+        try:
+            status, body, replayed = run_command(
+                self._engine, call.ctx, operation, call.params, call.expand, command
+            )
+        except LedgerError as error:
+            error.request_id = error.request_id or call.ctx.request_id
+            raise
+        return StripeObject(body, ResponseInfo(call.ctx.request_id, replayed, status))
+
+    def _read(self, call: Call, read: Callable[[psycopg.Connection[Any]], JSON]) -> StripeObject:
+        """Run a read and expand its result on one connection."""
+        try:
+            with self._engine.pool.connection() as conn:
+                body = read(conn)
+                body = expand(body, call.expand, ReadResolver(conn, call.ctx.account_id))
+        except LedgerError as error:
+            error.request_id = call.ctx.request_id
+            raise
+        return StripeObject(body, ResponseInfo(call.ctx.request_id))
+
+    def _retrieve(
+        self, call: Call, object_id: str, object_name: str, kind: str, *, deleted_stub: bool = False
+    ) -> StripeObject:
+        """One object by id, Stripe's 404 if it is not of this kind in this account."""
+
+        def read(conn: psycopg.Connection[Any]) -> JSON:
+            found = fetch_object(conn, call.ctx.account_id, object_id)
+            if found is None or found[0].get("object") != object_name:
+                raise resource_missing(kind, object_id)
+            data, deleted = found
+            if deleted:
+                if not deleted_stub:
+                    raise resource_missing(kind, object_id)
+                return {"id": object_id, "object": object_name, "deleted": True}
+            return data
+
+        return self._read(call, read)
+
+    def _list(
+        self,
+        call: Call,
+        query: ListQuery,
+        page_params: JSON,
+        next_page: Callable[[JSON], ListObject],
+    ) -> ListObject:
+        """One page of a list, with what `auto_paging_iter` needs for the next."""
+        try:
+            with self._engine.pool.connection() as conn:
+                body = list_page(conn, query, call.ctx.account_id, call.params)
+                body = expand(body, call.expand, ReadResolver(conn, call.ctx.account_id))
+        except LedgerError as error:
+            error.request_id = call.ctx.request_id
+            raise
+        return ListObject(body, ResponseInfo(call.ctx.request_id), next_page, page_params)

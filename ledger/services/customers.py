@@ -1,0 +1,173 @@
+"""`led.customers`: create, retrieve, update, delete, list."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ledger.domain import customer as domain
+from ledger.domain.rules import reject
+from ledger.ids import new_id
+from ledger.resources.base import ListObject, StripeObject
+from ledger.resources.expand import Resolver, register_includable
+from ledger.services.base import Service
+from ledger.services.queries import Filter, ListQuery, created_filters
+from ledger.services.runner import JSON, UnitOfWork
+
+__all__ = ["CustomersService"]
+
+# Parameters whose resources this ledger does not model yet: refused plainly, never ignored.
+_UNSUPPORTED = ("cash_balance", "tax", "tax_id_data")
+
+
+def _check_references(uow: UnitOfWork, params: JSON) -> None:
+    """Objects a customer refers to must exist in the same account."""
+    if params.get("coupon"):
+        uow.get(params["coupon"], "coupon", "coupon", "coupon")
+    if params.get("promotion_code"):
+        uow.get(params["promotion_code"], "promotion_code", "promotion code", "promotion_code")
+    if params.get("source"):
+        uow.get(params["source"], "card", "source", "source")
+    if params.get("payment_method"):
+        uow.get(params["payment_method"], "payment_method", "PaymentMethod", "payment_method")
+    default_pm = (params.get("invoice_settings") or {}).get("default_payment_method")
+    if default_pm:
+        uow.get(
+            default_pm,
+            "payment_method",
+            "PaymentMethod",
+            "invoice_settings[default_payment_method]",
+        )
+
+
+def _refuse_unsupported(params: JSON) -> None:
+    for name in _UNSUPPORTED:
+        if name in params:
+            reject(
+                f"The ledger does not support the '{name}' parameter of customers yet.",
+                code="parameter_unsupported",
+                param=name,
+            )
+
+
+class CustomersService(Service):
+    """Stripe's Customers API."""
+
+    def create(self, **params: Any) -> StripeObject:
+        """Create a customer."""
+        operation = "POST /v1/customers"
+        call = self._begin(operation, params)
+        _refuse_unsupported(call.params)
+
+        def command(uow: UnitOfWork) -> JSON:
+            _check_references(uow, call.params)
+            test_clock = call.params.get("test_clock")
+            if test_clock:
+                uow.get(test_clock, "test_helpers.test_clock", "test clock", "test_clock")
+            customer_id = new_id("cus")
+            prefix = secrets.token_hex(4).upper()
+            events = domain.decide_create(
+                customer_id,
+                int(uow.ctx.now.timestamp()),
+                prefix,
+                call.params,
+                test_clock=test_clock,
+            )
+            uow.append(customer_id, events)
+            uow.flush()
+            return uow.get(customer_id, "customer", "customer").data
+
+        return self._execute(call, operation, command)
+
+    def retrieve(self, customer: str, **params: Any) -> StripeObject:
+        """Retrieve a customer; a deleted one answers with the deleted stub."""
+        call = self._begin("GET /v1/customers/{customer}", params)
+        return self._retrieve(call, customer, "customer", "customer", deleted_stub=True)
+
+    def update(self, customer: str, **params: Any) -> StripeObject:
+        """Update a customer; metadata merges, `""` unsets."""
+        operation = "POST /v1/customers/{customer}"
+        call = self._begin(operation, params)
+        _refuse_unsupported(call.params)
+        for legacy in (
+            "bank_account",
+            "card",
+            "default_alipay_account",
+            "default_bank_account",
+            "default_card",
+            "default_source",
+        ):
+            if legacy in call.params:
+                reject(
+                    f"No such source: '{call.params[legacy]}'",
+                    code="resource_missing",
+                    param=legacy,
+                    http_status=404,
+                )
+
+        def command(uow: UnitOfWork) -> JSON:
+            state = uow.get(customer, "customer", "customer")
+            _check_references(uow, call.params)
+            uow.append(customer, domain.decide_update(state, call.params))
+            uow.flush()
+            return uow.get(customer, "customer", "customer").data
+
+        return self._execute(call, f"POST /v1/customers/{customer}", command)
+
+    def delete(self, customer: str, **params: Any) -> StripeObject:
+        """Delete a customer: `{"id", "object": "customer", "deleted": true}`."""
+        call = self._begin("DELETE /v1/customers/{customer}", params)
+
+        def command(uow: UnitOfWork) -> JSON:
+            state = uow.get(customer, "customer", "customer")
+            uow.append(customer, domain.decide_delete(state))
+            return {"id": customer, "object": "customer", "deleted": True}
+
+        return self._execute(call, f"DELETE /v1/customers/{customer}", command)
+
+    def list(self, **params: Any) -> ListObject:
+        """List customers, newest first; filters `email`, `created`, `test_clock`."""
+        original = dict(params)
+        call = self._begin("GET /v1/customers", params)
+        filters = [Filter("NOT deleted"), *created_filters(call.params.get("created"))]
+        if "email" in call.params:
+            filters.append(Filter("data->>'email' = %s", (call.params["email"],)))
+        if "test_clock" in call.params:
+            filters.append(Filter("data->>'test_clock' = %s", (call.params["test_clock"],)))
+        query = ListQuery(
+            "objects",
+            "customer",
+            "/v1/customers",
+            scope=(Filter("object = %s", ("customer",)),),
+            filters=tuple(filters),
+        )
+        return self._list(call, query, original, lambda p: self.list(**p))
+
+
+def _sources(customer: JSON, resolver: Resolver) -> JSON:
+    return resolver.related_list(
+        ("card", "bank_account", "source"),
+        "customer",
+        customer["id"],
+        f"/v1/customers/{customer['id']}/sources",
+    )
+
+
+def _subscriptions(customer: JSON, resolver: Resolver) -> JSON:
+    return resolver.related_list(
+        ("subscription",),
+        "customer",
+        customer["id"],
+        f"/v1/customers/{customer['id']}/subscriptions",
+    )
+
+
+def _tax_ids(customer: JSON, resolver: Resolver) -> JSON:
+    return resolver.related_list(
+        ("tax_id",), "customer", customer["id"], f"/v1/customers/{customer['id']}/tax_ids"
+    )
+
+
+register_includable("customer", "sources", _sources)
+register_includable("customer", "subscriptions", _subscriptions)
+register_includable("customer", "tax_ids", _tax_ids)
