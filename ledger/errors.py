@@ -57,7 +57,8 @@ class LedgerError(Exception):
         body: dict[str, Any] = {"type": self.type, "message": self.message}
         if self.code is not None:
             body["code"] = self.code
-            body["doc_url"] = _DOC_URL + self.code
+            # Stripe's doc pages use hyphens: resource_missing -> .../error-codes/resource-missing
+            body["doc_url"] = _DOC_URL + self.code.replace("_", "-")
         if self.param is not None:
             body["param"] = self.param
         if self.decline_code is not None:
@@ -77,8 +78,9 @@ class LedgerError(Exception):
         """Rebuild a stored error (idempotent replays raise the original error again)."""
         body = payload["error"]
         error_class = _BY_TYPE.get(body["type"], APIError)
-        if body["type"] == "idempotency_error":
-            error_class = IdempotencyError
+        if error_class is InvalidRequestError:
+            # 401, 403 and 429 are sent as invalid_request_error; the status tells them apart.
+            error_class = _BY_STATUS.get(http_status, InvalidRequestError)
         request_log_url = body.get("request_log_url")
         return error_class(
             body["message"],
@@ -153,6 +155,13 @@ _BY_TYPE: dict[str, type[LedgerError]] = {
     "card_error": CardError,
     "idempotency_error": IdempotencyError,
     "api_error": APIError,
+}
+
+
+_BY_STATUS: dict[int, type[LedgerError]] = {
+    401: AuthenticationError,
+    403: PermissionError,
+    429: RateLimitError,
 }
 
 

@@ -70,6 +70,10 @@ def _invoice_settings(current: JSON, value: JSON) -> JSON:
     for key in ("custom_fields", "footer", "rendering_options", "default_payment_method"):
         if key in value:
             merged[key] = None if value[key] == "" else value[key]
+    if isinstance(merged.get("rendering_options"), dict):
+        # Stripe shows every field of the hash, and `""` unsets one (null).
+        display = merged["rendering_options"].get("amount_tax_display")
+        merged["rendering_options"] = {"amount_tax_display": display or None}
     return merged
 
 

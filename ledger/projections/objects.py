@@ -23,6 +23,9 @@ __all__ = ["API_VERSION", "Loaded", "ProjectionCache", "apply_events", "load_sta
 
 API_VERSION = "2024-11-20.acacia"
 
+# One domain event may yield several Stripe events; each gets its own list-order slot.
+STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX = 1000
+
 Key = tuple[str, str]  # (account_id, object id)
 
 
@@ -124,13 +127,14 @@ def apply_events(
         cache.loaded[key] = dirty[key] = loaded
         for index, spec in enumerate(aggregate.stripe_events(before, after, recorded.event)):
             event = stripe_event_json(recorded, index, spec, cache.platform_account_id)
+            assert index < STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX
             stripe_rows.append(
                 (
                     recorded.account_id,
                     event["id"],
                     event["type"],
                     event["created"],
-                    recorded.position,
+                    recorded.position * STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX + index,
                     orjson.dumps(event).decode(),
                 )
             )

@@ -74,7 +74,8 @@ def validate_expand(value: Any) -> list[str]:
 
 def expand(body: JSON, paths: Sequence[str], resolver: Resolver) -> JSON:
     """A copy of `body` with every path of `paths` expanded (ids replaced by objects)."""
-    if not paths:
+    if not paths or body.get("deleted") is True:
+        # A deleted object's stub has nothing to expand, as with Stripe.
         return body
     result = copy.deepcopy(body)
     for path in paths:

@@ -57,9 +57,9 @@ class CustomersService(Service):
         """Create a customer."""
         operation = "POST /v1/customers"
         call = self._begin(operation, params)
-        _refuse_unsupported(call.params)
 
         def command(uow: UnitOfWork) -> JSON:
+            _refuse_unsupported(call.params)  # in the command, so the error has a request id
             _check_references(uow, call.params)
             test_clock = call.params.get("test_clock")
             if test_clock:
@@ -88,24 +88,25 @@ class CustomersService(Service):
         """Update a customer; metadata merges, `""` unsets."""
         operation = "POST /v1/customers/{customer}"
         call = self._begin(operation, params)
-        _refuse_unsupported(call.params)
-        for legacy in (
-            "bank_account",
-            "card",
-            "default_alipay_account",
-            "default_bank_account",
-            "default_card",
-            "default_source",
-        ):
-            if legacy in call.params:
-                reject(
-                    f"No such source: '{call.params[legacy]}'",
-                    code="resource_missing",
-                    param=legacy,
-                    http_status=404,
-                )
 
         def command(uow: UnitOfWork) -> JSON:
+            # Checked in the command, so that the error carries the request id.
+            _refuse_unsupported(call.params)
+            for legacy in (
+                "bank_account",
+                "card",
+                "default_alipay_account",
+                "default_bank_account",
+                "default_card",
+                "default_source",
+            ):
+                if legacy in call.params:
+                    reject(
+                        f"No such source: '{call.params[legacy]}'",
+                        code="resource_missing",
+                        param=legacy,
+                        http_status=404,
+                    )
             state = uow.get(customer, "customer", "customer")
             _check_references(uow, call.params)
             uow.append(customer, domain.decide_update(state, call.params))
@@ -168,6 +169,29 @@ def _tax_ids(customer: JSON, resolver: Resolver) -> JSON:
     )
 
 
+def _cash_balance(customer: JSON, resolver: Resolver) -> JSON:
+    # No cash balances are modelled yet: the customer's is empty with Stripe's defaults.
+    return {
+        "object": "cash_balance",
+        "available": None,
+        "customer": customer["id"],
+        "livemode": False,
+        "settings": {"reconciliation_mode": "automatic", "using_merchant_default": True},
+    }
+
+
+def _invoice_credit_balance(customer: JSON, resolver: Resolver) -> JSON:
+    return {}
+
+
+def _tax(customer: JSON, resolver: Resolver) -> JSON:
+    # Stripe Tax is not modelled: no location is known, so automatic tax cannot be computed.
+    return {"automatic_tax": "unrecognized_location", "ip_address": None, "location": None}
+
+
+register_includable("customer", "cash_balance", _cash_balance)
+register_includable("customer", "invoice_credit_balance", _invoice_credit_balance)
+register_includable("customer", "tax", _tax)
 register_includable("customer", "sources", _sources)
 register_includable("customer", "subscriptions", _subscriptions)
 register_includable("customer", "tax_ids", _tax_ids)

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import psycopg
 
-from ledger.domain.rules import reject, reject_if
-from ledger.errors import resource_missing
+from ledger.domain.rules import reject_if
+from ledger.errors import LedgerError, resource_missing
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service
 from ledger.services.queries import Filter, ListQuery, created_filters
@@ -45,12 +45,21 @@ class EventsService(Service):
         filters = list(created_filters(call.params.get("created")))
         event_type = call.params.get("type")
         types = call.params.get("types")
-        if event_type is not None and types is not None:
-            reject(
+        try:
+            reject_if(
+                event_type is not None and types is not None,
                 "You may only specify one of these parameters: type, types.",
                 code="parameters_exclusive",
                 param="types",
             )
+            reject_if(
+                types is not None and len(types) > _TYPES_MAX,
+                f"You may pass at most {_TYPES_MAX} values in types.",
+                param="types",
+            )
+        except LedgerError as error:
+            error.request_id = call.ctx.request_id
+            raise
         if event_type is not None:
             if "*" in event_type:
                 pattern = event_type.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -58,11 +67,6 @@ class EventsService(Service):
             else:
                 filters.append(Filter("type = %s", (event_type,)))
         if types is not None:
-            reject_if(
-                len(types) > _TYPES_MAX,
-                f"You may pass at most {_TYPES_MAX} values in types.",
-                param="types",
-            )
             filters.append(Filter("type = ANY(%s)", (list(types),)))
         if call.params.get("delivery_success") is False:
             # No webhook endpoint can fail a delivery here: every event counts as delivered.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,9 @@ from ledger.store.events import ConcurrencyConflict, NewEvent, append
 __all__ = ["Engine", "Failed", "RequestContext", "UnitOfWork", "run_command"]
 
 JSON = dict[str, Any]
+
+# pg_advisory_xact_lock(space, hash) key space of the per-stream append locks.
+_STREAM_LOCK_SPACE = 0x1ED6E6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class UnitOfWork:
     ctx: RequestContext
     cache: ProjectionCache
     pending: list[NewEvent] = field(default_factory=list)
+    locked: set[str] = field(default_factory=set)
 
     def find(self, object_id: str) -> Loaded:
         """The object with this id in the request's account (state None if there is none)."""
@@ -94,10 +98,24 @@ class UnitOfWork:
             NewEvent(stream_id, base + offset, event) for offset, event in enumerate(events, 1)
         )
 
+    def lock_streams(self, stream_ids: Iterable[str]) -> None:
+        """Hold the append lock of each stream until commit, taken in sorted order."""
+        wanted = sorted(set(stream_ids) - self.locked)
+        if not wanted:
+            return
+        self.cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || '/' || s)) FROM unnest(%s::text[]) s",
+            (_STREAM_LOCK_SPACE, self.ctx.account_id, wanted),
+        )
+        self.locked.update(wanted)
+
     def flush(self) -> None:
         """Append the queued events and apply them to the projections, in this transaction."""
         if not self.pending:
             return
+        # Appends to existing streams wait for a retry that holds the stream's lock (see
+        # run_command); a new stream's first version can only race another creator of its id.
+        self.lock_streams(new.stream_id for new in self.pending if new.stream_version > 1)
         metadata = {"request_id": self.ctx.request_id, "idempotency_key": self.ctx.idempotency_key}
         recorded = append(self.cur, self.ctx.account_id, self.pending, metadata, self.ctx.now)
         self.pending = []
@@ -146,9 +164,10 @@ def run_command(
     A Failed outcome is committed and its error raised after the commit.
     """
     digest = request_hash(operation, params | {"expand": expand_paths})
+    contended: set[str] = set()
     for attempt in range(limits.COMMAND_RETRIES_MAX):
         try:
-            return _attempt(engine, ctx, operation, digest, expand_paths, command)
+            return _attempt(engine, ctx, operation, digest, expand_paths, command, contended)
         except (ConcurrencyConflict, pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
             # Lost a race for a stream version: back off a little, then decide again on
             # fresh state.
@@ -169,6 +188,7 @@ def _attempt(
     digest: str,
     expand_paths: list[str],
     command: Command,
+    contended: set[str],
 ) -> tuple[int, JSON, bool]:
     with engine.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         key = ctx.idempotency_key
@@ -179,8 +199,16 @@ def _attempt(
                     raise LedgerError.from_dict(replay.body, replay.http_status)
                 return replay.http_status, replay.body, True
         uow = UnitOfWork(cur, ctx, ProjectionCache(engine.platform_account_id))
-        outcome = command(uow)
-        uow.flush()
+        # A retry locks the streams it lost a race on before reading them: it then reads their
+        # latest version and no one can append to them before it commits, so under contention
+        # writers queue instead of losing the race until the retries run out.
+        uow.lock_streams(contended)
+        try:
+            outcome = command(uow)
+            uow.flush()
+        except ConcurrencyConflict:
+            contended.update(new.stream_id for new in uow.pending)
+            raise
         if isinstance(outcome, Failed):
             status, body = outcome.error.http_status, outcome.error.to_dict()
         else:

@@ -412,7 +412,7 @@ def test_errors_serialize_like_stripe() -> None:
             "type": "invalid_request_error",
             "message": "Received unknown parameter: address[foo]",
             "code": "parameter_unknown",
-            "doc_url": "https://stripe.com/docs/error-codes/parameter_unknown",
+            "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
             "param": "address[foo]",
         }
     }
