@@ -1,0 +1,54 @@
+"""The `ledger` command: migrate, rebuild and demo against a real database."""
+
+import re
+
+import pytest
+
+from ledger.cli import main
+from tests.conftest import _admin, with_database
+
+
+def test_migrate_creates_the_schema_on_an_empty_database(server_url: str) -> None:
+    name = "ledger_cli_migrate"
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server_url, name)
+    try:
+        assert main(["--database-url", url, "migrate"]) == 0
+        assert main(["--database-url", url, "migrate"]) == 0  # idempotent
+        with _admin(url) as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+            }
+        assert {
+            "events",
+            "objects",
+            "stripe_events",
+            "idempotency_keys",
+            "projection_checkpoints",
+            "ledger_settings",
+        } <= tables
+    finally:
+        with _admin(server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_demo_then_rebuild(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--database-url", database_url, "demo"]) == 0
+    demo = capsys.readouterr().out
+    assert "replayed: True" in demo
+    assert "idempotency_error" in demo
+    assert "email_invalid" in demo
+    assert "after the rebuild is identical: True" in demo
+
+    replayed = re.search(r"(\d+) events replayed", demo)
+    assert replayed is not None
+    # two customers, an update, a connected account's customer, a deletion
+    assert replayed.group(1) == "5"
+
+    assert main(["--database-url", database_url, "rebuild"]) == 0
+    assert "rebuilt every projection from 5 events" in capsys.readouterr().out
