@@ -10,9 +10,12 @@ from psycopg_pool import ConnectionPool
 from ledger import db
 from ledger.clock import Clock, SystemClock
 from ledger.ids import new_id
+from ledger.money import DEFAULT_PRICING, Pricing
 from ledger.projections.rebuild import RebuildReport
 from ledger.projections.rebuild import rebuild as rebuild_projections
+from ledger.services.balance import BalanceService, BalanceTransactionsService
 from ledger.services.customers import CustomersService
+from ledger.services.due import run_due
 from ledger.services.events import EventsService
 from ledger.services.runner import Engine
 from ledger.store.events import START, LogPosition, RecordedEvent, read_all
@@ -43,12 +46,17 @@ class Ledger:
     (default `./.ledger`). Services are named as in stripe-python's StripeClient.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], clock: Clock, url: str) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any], clock: Clock, url: str, pricing: Pricing = DEFAULT_PRICING
+    ) -> None:
         self._pool = pool
         self.url = url
         self.clock = clock
+        self.pricing = pricing
         self.platform_account_id = _platform_account_id(pool)
-        self._engine = Engine(pool, clock, self.platform_account_id)
+        self._engine = Engine(pool, clock, self.platform_account_id, pricing)
+        self.balance = BalanceService(self._engine)
+        self.balance_transactions = BalanceTransactionsService(self._engine)
         self.customers = CustomersService(self._engine)
         self.events = EventsService(self._engine)
 
@@ -58,6 +66,7 @@ class Ledger:
         url: str | None = None,
         *,
         clock: Clock | None = None,
+        pricing: Pricing | None = None,
         migrate: bool = True,
         pool_size: int | None = None,
     ) -> Ledger:
@@ -67,7 +76,7 @@ class Ledger:
             db.migrate(resolved)
         pool = db.open_pool(resolved, **({"max_size": pool_size} if pool_size else {}))
         try:
-            return cls(pool, clock or SystemClock(), resolved)
+            return cls(pool, clock or SystemClock(), resolved, pricing or DEFAULT_PRICING)
         except BaseException:
             pool.close()
             raise
@@ -76,6 +85,14 @@ class Ledger:
         """Rebuild every projection from position 0 of the log."""
         with self._pool.connection() as conn:
             return rebuild_projections(conn, self.platform_account_id, self.clock.now())
+
+    def run_due(self) -> int:
+        """Carry out everything that fell due by the ledger's clock, in time order.
+
+        Pending funds become available, uncaptured authorizations expire, dispute deadlines
+        pass. Each is recorded as events. Returns how many items ran.
+        """
+        return run_due(self._engine, self.clock.now())
 
     def read_all(
         self, after_position: LogPosition | tuple[int, int] = START, limit: int = 1000

@@ -21,3 +21,8 @@ READ_BATCH_EVENTS: Final = 1000
 REBUILD_BATCH_EVENTS: Final = 5000
 
 POOL_CONNECTIONS_MAX: Final = 16
+
+# run_due: items carried out per round, and rounds before we call it a bug (work that keeps
+# making more work due at once).
+DUE_BATCH_ITEMS: Final = 500
+DUE_ROUNDS_MAX: Final = 10_000

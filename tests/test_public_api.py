@@ -101,6 +101,7 @@ def test_ledger_has_its_lifecycle_methods() -> None:
     assert list(inspect.signature(Ledger.open).parameters) == [
         "url",
         "clock",
+        "pricing",
         "migrate",
         "pool_size",
     ]

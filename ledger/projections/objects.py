@@ -19,9 +19,10 @@ from ledger.domain.aggregate import State, StripeEventSpec, aggregate_for_stream
 from ledger.ids import derived_id
 from ledger.store.events import RecordedEvent
 
-__all__ = ["API_VERSION", "Loaded", "ProjectionCache", "apply_events", "load_states"]
+__all__ = ["API_VERSION", "TABLES", "Loaded", "ProjectionCache", "apply_events", "load_states"]
 
 API_VERSION = "2024-11-20.acacia"
+TABLES = ("objects", "stripe_events")
 
 # One domain event may yield several Stripe events; each gets its own list-order slot.
 STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX = 1000

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 
 from ledger import limits
-from ledger.projections.objects import ProjectionCache, apply_events
+from ledger.projections.objects import ProjectionCache
+from ledger.projections.registry import apply_all, projection_tables
 from ledger.store.events import LogPosition, iter_visible
-from ledger.store.schema import PROJECTION_TABLES
 
 __all__ = ["RebuildReport", "rebuild"]
 
@@ -40,12 +40,13 @@ def rebuild(
     """
     replayed = 0
     last = LogPosition()
+    tables = ", ".join(projection_tables())
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(f"LOCK TABLE {', '.join(PROJECTION_TABLES)} IN ACCESS EXCLUSIVE MODE")
-        cur.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
+        cur.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+        cur.execute(f"TRUNCATE {tables}")
         for batch in iter_visible(conn, batch_size):
             cache = ProjectionCache(platform_account_id)
-            apply_events(cur, batch, cache)
+            apply_all(cur, batch, cache)
             replayed += len(batch)
             last = max(last, max(e.log_position for e in batch))
         cur.execute(

@@ -34,6 +34,11 @@ class Call:
     params: JSON
     expand: list[str]
 
+    @property
+    def request_id(self) -> str:
+        assert self.ctx.request_id is not None, "API calls always have a request id"
+        return self.ctx.request_id
+
 
 class ReadResolver:
     """Expansion on the read path: loads from the projections on one connection."""
@@ -135,7 +140,7 @@ class Service:
         except LedgerError as error:
             error.request_id = error.request_id or call.ctx.request_id
             raise
-        return StripeObject(body, ResponseInfo(call.ctx.request_id, replayed, status))
+        return StripeObject(body, ResponseInfo(call.request_id, replayed, status))
 
     def _read(self, call: Call, read: Callable[[psycopg.Connection[Any]], JSON]) -> StripeObject:
         """Run a read and expand its result on one connection."""
@@ -146,7 +151,7 @@ class Service:
         except LedgerError as error:
             error.request_id = call.ctx.request_id
             raise
-        return StripeObject(body, ResponseInfo(call.ctx.request_id))
+        return StripeObject(body, ResponseInfo(call.request_id))
 
     def _retrieve(
         self, call: Call, object_id: str, object_name: str, kind: str, *, deleted_stub: bool = False
@@ -181,4 +186,4 @@ class Service:
         except LedgerError as error:
             error.request_id = call.ctx.request_id
             raise
-        return ListObject(body, ResponseInfo(call.ctx.request_id), next_page, page_params)
+        return ListObject(body, ResponseInfo(call.request_id), next_page, page_params)

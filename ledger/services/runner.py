@@ -26,7 +26,9 @@ from ledger.clock import Clock
 from ledger.domain.aggregate import State
 from ledger.domain.events import DomainEvent
 from ledger.errors import LedgerError, RateLimitError, resource_missing
-from ledger.projections.objects import Loaded, ProjectionCache, apply_events, load_states
+from ledger.money import DEFAULT_PRICING, Pricing
+from ledger.projections.objects import Loaded, ProjectionCache, load_states
+from ledger.projections.registry import apply_all
 from ledger.resources.expand import expand
 from ledger.store import idempotency
 from ledger.store.events import ConcurrencyConflict, NewEvent, append
@@ -46,6 +48,7 @@ class Engine:
     pool: ConnectionPool[Any]
     clock: Clock
     platform_account_id: str
+    pricing: Pricing = DEFAULT_PRICING
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class RequestContext:
     """Who asks, when, and under which request id and idempotency key."""
 
     account_id: str
-    request_id: str
+    request_id: str | None  # None for work the ledger does by itself (time falling due)
     idempotency_key: str | None
     now: datetime
 
@@ -119,7 +122,7 @@ class UnitOfWork:
         metadata = {"request_id": self.ctx.request_id, "idempotency_key": self.ctx.idempotency_key}
         recorded = append(self.cur, self.ctx.account_id, self.pending, metadata, self.ctx.now)
         self.pending = []
-        apply_events(self.cur, recorded, self.cache)
+        apply_all(self.cur, recorded, self.cache)
 
     def load_json(self, object_id: str) -> JSON | None:
         """An object's JSON for expansion: the deleted stub if it was deleted."""

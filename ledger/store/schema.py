@@ -121,7 +121,33 @@ stripe_events = sa.Table(
     ),
 )
 
-PROJECTION_TABLES: tuple[str, ...] = ("objects", "stripe_events")
+# Projection: every leg of every money movement (double entry; the audit sums them).
+postings = sa.Table(
+    "postings",
+    metadata,
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("leg", sa.SmallInteger, primary_key=True),
+    sa.Column("stream_id", sa.Text, nullable=False),
+    sa.Column("book", sa.Text, nullable=False),
+    sa.Column("ledger_account", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("source_type", sa.Text, nullable=False),
+)
+
+# Projection: each account's balance per currency, bucket and source type, in a few stripes
+# so that concurrent payments into one account rarely wait on one row.
+balances = sa.Table(
+    "balances",
+    metadata,
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("currency", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("source_type", sa.Text, primary_key=True),
+    sa.Column("stripe", sa.SmallInteger, primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+)
 
 APPEND_ONLY_TRIGGER_SQL = """
 CREATE FUNCTION events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -14,6 +14,7 @@ import pytest
 
 from ledger import FrozenClock, Ledger, LogPosition, RecordedEvent
 from ledger.projections import rebuild as rebuild_module
+from ledger.projections.registry import projection_tables
 from ledger.services import runner
 
 OTHER_ACCOUNT = "acct_1RebuildTest"
@@ -23,13 +24,13 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 def snapshot(url: str) -> Snapshot:
-    """Every row and column of the projection tables, in key order; JSON as stored text too."""
+    """Every row and column of every projection table, in key order; JSON as stored text too."""
     with psycopg.connect(url, autocommit=True) as conn:
         return {
             table: conn.execute(
-                f"SELECT t.*, t.data::text FROM {table} t ORDER BY account_id, id"
+                f"SELECT t.*, t::text FROM {table} t ORDER BY 1, 2, 3, 4, 5"
             ).fetchall()
-            for table in ("objects", "stripe_events")
+            for table in projection_tables()
         }
 
 
@@ -198,15 +199,15 @@ def test_rebuild_while_writers_run_loses_and_doubles_nothing(
 def paused_projection(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, ...]]:
     """Commands on threads named "paused" stop after appending, before writing projections."""
     appended, release = threading.Event(), threading.Event()
-    real_apply_events = runner.apply_events
+    real_apply_all = runner.apply_all
 
-    def apply_events(*args: Any, **kwargs: Any) -> None:
+    def apply_all(*args: Any, **kwargs: Any) -> None:
         if threading.current_thread().name == "paused":
             appended.set()
             assert release.wait(WAIT_SECONDS)
-        real_apply_events(*args, **kwargs)
+        real_apply_all(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "apply_events", apply_events)
+    monkeypatch.setattr(runner, "apply_all", apply_all)
     yield appended, release
     release.set()
 
