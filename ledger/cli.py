@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from ledger import db
 from ledger.client import Ledger
@@ -32,6 +33,46 @@ def _rebuild(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
     print(f"rebuilt every projection from {report.events_replayed} events in {seconds:.2f} s")
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    bar = _ProgressBar(sys.stderr)
+    with _open(args) as led:
+        started = time.perf_counter()
+        report = led.audit(progress=bar.update)
+        seconds = time.perf_counter() - started
+    bar.close()
+    rate = report.events_replayed / seconds if seconds else 0
+    print(f"replayed {report.events_replayed} events in {seconds:.2f} s ({rate:,.0f} events/s)")
+    print(f"checked: {', '.join(report.checks)}")
+    for finding in report.discrepancies:
+        where = " ".join(filter(None, (finding.account_id, finding.object_id)))
+        print(f"DISCREPANCY {finding.check}: {finding.detail}" + (f" [{where}]" if where else ""))
+    print("audit ok" if report.ok else f"audit FAILED: {len(report.discrepancies)} discrepancies")
+    return 0 if report.ok else 1
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal, for logs long enough to need one."""
+
+    _WIDTH = 40
+    _SHOWN_FROM_EVENTS = 50_000
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._shown = False
+
+    def update(self, done: int, total: int) -> None:
+        if total < self._SHOWN_FROM_EVENTS or not self._stream.isatty():
+            return
+        filled = self._WIDTH * done // max(total, 1)
+        self._stream.write(f"\r[{'#' * filled}{'.' * (self._WIDTH - filled)}] {done}/{total}")
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -65,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rebuild", help="rebuild every projection from the log").set_defaults(
         run=_rebuild
     )
+    commands.add_parser(
+        "audit", help="replay the log, compare with the projections, check invariants"
+    ).set_defaults(run=_audit)
     commands.add_parser("demo", help="run a scripted demonstration").set_defaults(run=_demo)
     return parser
 

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from ledger import db
+from ledger.audit import AuditReport, Progress, run_audit
 from ledger.clock import Clock, SystemClock
 from ledger.ids import new_id
 from ledger.money import DEFAULT_PRICING, Pricing
@@ -17,7 +18,9 @@ from ledger.services.balance import BalanceService, BalanceTransactionsService
 from ledger.services.customers import CustomersService
 from ledger.services.due import run_due
 from ledger.services.events import EventsService
+from ledger.services.payment_methods import PaymentMethodsService
 from ledger.services.runner import Engine
+from ledger.services.test_helpers import TestHelpersService
 from ledger.store.events import START, LogPosition, RecordedEvent, read_all
 
 __all__ = ["Ledger"]
@@ -59,6 +62,8 @@ class Ledger:
         self.balance_transactions = BalanceTransactionsService(self._engine)
         self.customers = CustomersService(self._engine)
         self.events = EventsService(self._engine)
+        self.test_helpers = TestHelpersService(self._engine)
+        self.payment_methods = PaymentMethodsService(self._engine)
 
     @classmethod
     def open(
@@ -85,6 +90,14 @@ class Ledger:
         """Rebuild every projection from position 0 of the log."""
         with self._pool.connection() as conn:
             return rebuild_projections(conn, self.platform_account_id, self.clock.now())
+
+    def audit(self, progress: Progress | None = None) -> AuditReport:
+        """Replay the whole log into shadow projections, compare, and check the invariants.
+
+        `progress(replayed, total)` is called after each batch of events.
+        """
+        with self._pool.connection() as conn:
+            return run_audit(conn, self.platform_account_id, progress)
 
     def run_due(self) -> int:
         """Carry out everything that fell due by the ledger's clock, in time order.

@@ -26,3 +26,6 @@ POOL_CONNECTIONS_MAX: Final = 16
 # making more work due at once).
 DUE_BATCH_ITEMS: Final = 500
 DUE_ROUNDS_MAX: Final = 10_000
+
+# The audit lists at most this many findings per check.
+AUDIT_FINDINGS_MAX: Final = 1000

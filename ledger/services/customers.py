@@ -11,6 +11,11 @@ from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.resources.expand import Resolver, register_includable
 from ledger.services.base import Service
+from ledger.services.payment_methods import (
+    attach_payment_method,
+    check_default_payment_method,
+    resolve_payment_method,
+)
 from ledger.services.queries import Filter, ListQuery, created_filters
 from ledger.services.runner import JSON, UnitOfWork
 
@@ -28,16 +33,20 @@ def _check_references(uow: UnitOfWork, params: JSON) -> None:
         uow.get(params["promotion_code"], "promotion_code", "promotion code", "promotion_code")
     if params.get("source"):
         uow.get(params["source"], "card", "source", "source")
-    if params.get("payment_method"):
-        uow.get(params["payment_method"], "payment_method", "PaymentMethod", "payment_method")
+
+
+def _check_default_payment_method(uow: UnitOfWork, params: JSON, customer_id: str) -> None:
     default_pm = (params.get("invoice_settings") or {}).get("default_payment_method")
     if default_pm:
-        uow.get(
-            default_pm,
-            "payment_method",
-            "PaymentMethod",
-            "invoice_settings[default_payment_method]",
-        )
+        check_default_payment_method(uow, default_pm, customer_id)
+
+
+def _default_to_created(params: JSON, payment_method_id: str) -> JSON:
+    """Params whose default PaymentMethod, when it repeats `payment_method`, is the one made."""
+    settings = params.get("invoice_settings") or {}
+    if settings.get("default_payment_method") != params["payment_method"]:
+        return params
+    return params | {"invoice_settings": settings | {"default_payment_method": payment_method_id}}
 
 
 def _refuse_unsupported(params: JSON) -> None:
@@ -61,7 +70,13 @@ class CustomersService(Service):
         def command(uow: UnitOfWork) -> JSON:
             _refuse_unsupported(call.params)  # in the command, so the error has a request id
             _check_references(uow, call.params)
-            test_clock = call.params.get("test_clock")
+            params = call.params
+            payment_method = None
+            if params.get("payment_method"):
+                # A test id (pm_card_visa) or token makes a new PaymentMethod, attached below.
+                payment_method = resolve_payment_method(uow, params["payment_method"])
+                params = _default_to_created(params, payment_method.data["id"])
+            test_clock = params.get("test_clock")
             if test_clock:
                 uow.get(test_clock, "test_helpers.test_clock", "test clock", "test_clock")
             customer_id = new_id("cus")
@@ -70,11 +85,15 @@ class CustomersService(Service):
                 customer_id,
                 int(uow.ctx.now.timestamp()),
                 prefix,
-                call.params,
+                params,
                 test_clock=test_clock,
             )
             uow.append(customer_id, events)
             uow.flush()
+            if payment_method is not None:
+                attach_payment_method(uow, payment_method, customer_id, param="payment_method")
+                uow.flush()
+            _check_default_payment_method(uow, params, customer_id)
             return uow.get(customer_id, "customer", "customer").data
 
         return self._execute(call, operation, command)
@@ -109,6 +128,7 @@ class CustomersService(Service):
                     )
             state = uow.get(customer, "customer", "customer")
             _check_references(uow, call.params)
+            _check_default_payment_method(uow, call.params, customer)
             uow.append(customer, domain.decide_update(state, call.params))
             uow.flush()
             return uow.get(customer, "customer", "customer").data
