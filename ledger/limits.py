@@ -29,3 +29,6 @@ DUE_ROUNDS_MAX: Final = 10_000
 
 # The audit lists at most this many findings per check.
 AUDIT_FINDINGS_MAX: Final = 1000
+
+# Card expiry years further ahead than this are refused (no card is issued for longer).
+EXP_YEARS_AHEAD_MAX: Final = 50

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ledger import limits
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, diff_previous, register
 from ledger.domain.cards import TOKENS, TestCard, resolve_card_number
 from ledger.domain.events import DomainEvent
@@ -20,7 +21,6 @@ from ledger.errors import CardError
 
 __all__ = [
     "ALLOW_REDISPLAY_VALUES",
-    "EXP_YEARS_AHEAD_MAX",
     "MESSAGE_ALREADY_ATTACHED",
     "MESSAGE_NOT_ATTACHED",
     "MESSAGE_NOT_REUSABLE",
@@ -59,8 +59,6 @@ MESSAGE_INVALID_EXPIRY_YEAR: Final = "Your card's expiration year is invalid."
 MESSAGE_INVALID_CVC: Final = "Your card's security code is invalid."
 
 ALLOW_REDISPLAY_VALUES: Final = ("always", "limited", "unspecified")
-# Expiry years further ahead than this are refused as invalid (no card is issued for longer).
-EXP_YEARS_AHEAD_MAX: Final = 50
 _CVC_DIGITS: Final = (3, 4)
 _ADDRESS_KEYS: Final = ("city", "country", "line1", "line2", "postal_code", "state")
 _CONTACT_KEYS: Final = ("email", "name", "phone")
@@ -100,7 +98,7 @@ def _check_expiry(exp_month: int, exp_year: int, now: int) -> None:
     today = datetime.fromtimestamp(now, UTC)
     if not 1 <= exp_month <= 12:
         raise _card_error(MESSAGE_INVALID_EXPIRY_MONTH, "invalid_expiry_month", "exp_month")
-    if not today.year <= exp_year <= today.year + EXP_YEARS_AHEAD_MAX:
+    if not today.year <= exp_year <= today.year + limits.EXP_YEARS_AHEAD_MAX:
         raise _card_error(MESSAGE_INVALID_EXPIRY_YEAR, "invalid_expiry_year", "exp_year")
     if exp_year == today.year and exp_month < today.month:
         raise _card_error(MESSAGE_INVALID_EXPIRY_MONTH, "invalid_expiry_month", "exp_month")

@@ -77,13 +77,16 @@ class CustomersService(Service):
                 payment_method = resolve_payment_method(uow, params["payment_method"])
                 params = _default_to_created(params, payment_method.data["id"])
             test_clock = params.get("test_clock")
+            created = int(uow.ctx.now.timestamp())
             if test_clock:
-                uow.get(test_clock, "test_helpers.test_clock", "test clock", "test_clock")
+                # A test clock owns its customers' time: they are created at its frozen time.
+                clock = uow.get(test_clock, "test_helpers.test_clock", "test clock", "test_clock")
+                created = clock.data["frozen_time"]
             customer_id = new_id("cus")
             prefix = secrets.token_hex(4).upper()
             events = domain.decide_create(
                 customer_id,
-                int(uow.ctx.now.timestamp()),
+                created,
                 prefix,
                 params,
                 test_clock=test_clock,

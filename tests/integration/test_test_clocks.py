@@ -190,3 +190,10 @@ def test_a_failure_while_advancing_leaves_internal_failure(
     assert led.test_helpers.test_clocks.retrieve(test_clock.id).status == "internal_failure"
     with pytest.raises(InvalidRequestError):
         led.test_helpers.test_clocks.advance(test_clock.id, frozen_time=START + 20)
+
+
+def test_a_customer_on_a_test_clock_is_created_at_its_frozen_time(led: Ledger) -> None:
+    clock = led.test_helpers.test_clocks.create(frozen_time=START - 86_400)
+    customer = led.customers.create(email="a@example.com", test_clock=clock.id)
+    assert customer.created == START - 86_400
+    assert led.customers.create(email="b@example.com").created == START

@@ -11,7 +11,6 @@ from ledger.domain.aggregate import State, StripeEventSpec, aggregate_for_stream
 from ledger.domain.cards import PAYMENT_METHOD_IDS, TOKENS
 from ledger.domain.events import DomainEvent, event_class
 from ledger.domain.payment_method import (
-    EXP_YEARS_AHEAD_MAX,
     MESSAGE_ALREADY_ATTACHED,
     MESSAGE_NOT_ATTACHED,
     MESSAGE_NOT_REUSABLE,
@@ -31,6 +30,7 @@ from ledger.domain.payment_method import (
     stripe_events,
 )
 from ledger.errors import CardError, InvalidRequestError
+from ledger.limits import EXP_YEARS_AHEAD_MAX
 from tests.support.stripe_schema import assert_valid
 
 PM = "pm_TESTTESTTESTTESTTESTTEST"
