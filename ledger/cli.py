@@ -1,4 +1,4 @@
-"""The `ledger` command: migrate, rebuild, demo."""
+"""The `ledger` command: migrate, rebuild, audit, demo, serve."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
 from ledger import db
 from ledger.client import Ledger
+from ledger.clock import FrozenClock
 from ledger.demo import run_demo
 
 __all__ = ["main"]
@@ -76,9 +78,16 @@ class _ProgressBar:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    with _open(args) as led:
+    # The demo moves time forward, so it runs on a clock of its own that starts now.
+    with Ledger.open(args.database_url, clock=FrozenClock(datetime.now(UTC))) as led:
         run_demo(led, print)
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ledger.server import serve  # the HTTP stack is loaded only to serve
+
+    return serve(args.database_url, host=args.host, port=args.port, api_keys=args.api_key)
 
 
 def _redacted(url: str) -> str:
@@ -110,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", help="replay the log, compare with the projections, check invariants"
     ).set_defaults(run=_audit)
     commands.add_parser("demo", help="run a scripted demonstration").set_defaults(run=_demo)
+    serve = commands.add_parser("serve", help="serve Stripe's HTTP API for the Stripe SDKs")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=12111, help="port to listen on (12111)")
+    serve.add_argument(
+        "--database-url", default=argparse.SUPPRESS, help="as the global --database-url"
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="a secret key clients must send (repeatable; default: $LEDGER_API_KEYS, "
+        "comma-separated, else one generated and printed)",
+    )
+    serve.set_defaults(run=_serve)
     return parser
 
 

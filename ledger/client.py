@@ -12,13 +12,19 @@ from ledger.audit import AuditReport, Progress, run_audit
 from ledger.clock import Clock, SystemClock
 from ledger.ids import new_id
 from ledger.money import DEFAULT_PRICING, Pricing
+from ledger.processor import Processor, SimulatedProcessor
 from ledger.projections.rebuild import RebuildReport
 from ledger.projections.rebuild import rebuild as rebuild_projections
+from ledger.projections.registry import PROJECTIONS_VERSION
 from ledger.services.balance import BalanceService, BalanceTransactionsService
+from ledger.services.charges import ChargesService
 from ledger.services.customers import CustomersService
+from ledger.services.disputes import DisputesService
 from ledger.services.due import run_due
 from ledger.services.events import EventsService
+from ledger.services.payment_intents import PaymentIntentsService
 from ledger.services.payment_methods import PaymentMethodsService
+from ledger.services.refunds import RefundsService
 from ledger.services.runner import Engine
 from ledger.services.test_helpers import TestHelpersService
 from ledger.store.events import START, LogPosition, RecordedEvent, read_all
@@ -26,6 +32,24 @@ from ledger.store.events import START, LogPosition, RecordedEvent, read_all
 __all__ = ["Ledger"]
 
 _PLATFORM_SETTING = "platform_account_id"
+
+
+def _rebuild_if_stale(pool: ConnectionPool[Any], platform_account_id: str, clock: Clock) -> bool:
+    """Rebuild the projections if another version of the code wrote them; True if it did."""
+    setting = "projections_version"
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT value FROM ledger_settings WHERE name = %s", (setting,)
+        ).fetchone()
+        if row is not None and row[0] == str(PROJECTIONS_VERSION):
+            return False
+        rebuild_projections(conn, platform_account_id, clock.now())
+        conn.execute(
+            "INSERT INTO ledger_settings (name, value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            (setting, str(PROJECTIONS_VERSION)),
+        )
+    return True
 
 
 def _platform_account_id(pool: ConnectionPool[Any]) -> str:
@@ -50,20 +74,30 @@ class Ledger:
     """
 
     def __init__(
-        self, pool: ConnectionPool[Any], clock: Clock, url: str, pricing: Pricing = DEFAULT_PRICING
+        self,
+        pool: ConnectionPool[Any],
+        clock: Clock,
+        url: str,
+        pricing: Pricing = DEFAULT_PRICING,
+        processor: Processor | None = None,
     ) -> None:
         self._pool = pool
         self.url = url
         self.clock = clock
         self.pricing = pricing
+        self.processor = processor or SimulatedProcessor()
         self.platform_account_id = _platform_account_id(pool)
-        self._engine = Engine(pool, clock, self.platform_account_id, pricing)
+        self._engine = Engine(pool, clock, self.platform_account_id, pricing, self.processor)
         self.balance = BalanceService(self._engine)
         self.balance_transactions = BalanceTransactionsService(self._engine)
         self.customers = CustomersService(self._engine)
         self.events = EventsService(self._engine)
         self.test_helpers = TestHelpersService(self._engine)
+        self.charges = ChargesService(self._engine)
+        self.payment_intents = PaymentIntentsService(self._engine)
         self.payment_methods = PaymentMethodsService(self._engine)
+        self.refunds = RefundsService(self._engine)
+        self.disputes = DisputesService(self._engine)
 
     @classmethod
     def open(
@@ -72,16 +106,26 @@ class Ledger:
         *,
         clock: Clock | None = None,
         pricing: Pricing | None = None,
+        processor: Processor | None = None,
         migrate: bool = True,
         pool_size: int | None = None,
     ) -> Ledger:
-        """Open the ledger at `url` (libpq or SQLAlchemy form), applying migrations."""
+        """Open the ledger at `url` (libpq or SQLAlchemy form), applying migrations.
+
+        `processor` authorizes card payments; the default simulates Stripe's test cards.
+        """
         resolved = db.resolve_url(url)
         if migrate:
             db.migrate(resolved)
         pool = db.open_pool(resolved, **({"max_size": pool_size} if pool_size else {}))
         try:
-            return cls(pool, clock or SystemClock(), resolved, pricing or DEFAULT_PRICING)
+            ledger = cls(
+                pool, clock or SystemClock(), resolved, pricing or DEFAULT_PRICING, processor
+            )
+            if migrate:
+                # Projections written by another version of the code are rebuilt from the log.
+                _rebuild_if_stale(pool, ledger.platform_account_id, ledger.clock)
+            return ledger
         except BaseException:
             pool.close()
             raise

@@ -12,7 +12,8 @@ Two input modes:
   integer, an `int` is not a string. A `None` value for an object key is treated as "not passed"
   (stripe-python drops `None` params before sending).
 * Form/query-decoded data (`from_form=True`): leaves are strings and are coerced: integers from
-  `-?[0-9]+`, booleans from `true`/`false`, numbers from `-?[0-9]+(.[0-9]+)?`.
+  `-?[0-9]+`, booleans from `true`/`false` (also `True`/`False`, stripe-python's spelling,
+  which Stripe accepts), numbers from `-?[0-9]+(.[0-9]+)?`.
 
 In both modes arrays may be given as lists/tuples or as mappings with index keys (`{"0": ..,
 "1": ..}`, as `a[0]=x&a[1]=y` decodes); they come back as lists in index order.
@@ -270,9 +271,10 @@ class _Boolean(_Node):
         if isinstance(value, bool):
             return value
         if form and isinstance(value, str):
-            if value == "true":
+            # stripe-python sends Python's spelling (`True`), which Stripe's v1 API accepts.
+            if value in ("true", "True"):
                 return True
-            if value == "false":
+            if value in ("false", "False"):
                 return False
         raise _error(f"Invalid boolean: {_show(value)}", param)
 

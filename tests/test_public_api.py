@@ -102,6 +102,7 @@ def test_ledger_has_its_lifecycle_methods() -> None:
         "url",
         "clock",
         "pricing",
+        "processor",
         "migrate",
         "pool_size",
     ]

@@ -12,7 +12,11 @@ from ledger.projections import money, objects
 from ledger.projections.objects import ProjectionCache
 from ledger.store.events import RecordedEvent
 
-__all__ = ["PROJECTIONS", "Projection", "apply_all", "projection_tables"]
+__all__ = ["PROJECTIONS", "PROJECTIONS_VERSION", "Projection", "apply_all", "projection_tables"]
+
+# Bump whenever a change to the projection code changes what the projections hold: a ledger
+# opened on a database projected by another version rebuilds its projections from the log.
+PROJECTIONS_VERSION = 3
 
 Apply = Callable[[psycopg.Cursor[Any], Sequence[RecordedEvent], ProjectionCache], None]
 

@@ -10,7 +10,7 @@ import psycopg
 from ledger.domain import balance_transaction as domain
 from ledger.domain.aggregate import State
 from ledger.resources.base import ListObject, StripeObject
-from ledger.services.base import Service
+from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
 from ledger.services.queries import Filter, ListQuery, created_filters
 from ledger.services.runner import JSON, Command, UnitOfWork
@@ -61,6 +61,7 @@ def balance_json(conn: psycopg.Connection[Any], account_id: str) -> JSON:
 class BalanceService(Service):
     """Stripe's Balance API."""
 
+    @stripe_operation("GET /v1/balance")
     def retrieve(self, **params: Any) -> StripeObject:
         """The account's available and pending balance, per currency and source type."""
         call = self._begin("GET /v1/balance", params)
@@ -70,11 +71,13 @@ class BalanceService(Service):
 class BalanceTransactionsService(Service):
     """Stripe's BalanceTransactions API: retrieve and list."""
 
+    @stripe_operation("GET /v1/balance_transactions/{id}")
     def retrieve(self, id: str, **params: Any) -> StripeObject:
         """Retrieve a balance transaction."""
         call = self._begin("GET /v1/balance_transactions/{id}", params)
         return self._retrieve(call, id, "balance_transaction", "balance transaction")
 
+    @stripe_operation("GET /v1/balance_transactions")
     def list(self, **params: Any) -> ListObject:
         """List balance transactions; filters type, source, currency, payout, created."""
         original = dict(params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import orjson
 import psycopg
@@ -19,11 +19,65 @@ from ledger.resources.expand import expand, validate_expand
 from ledger.services.queries import ListQuery, fetch_object, list_page
 from ledger.services.runner import Command, Engine, RequestContext, run_command
 
-__all__ = ["Call", "ReadResolver", "Service"]
+__all__ = [
+    "FORM_ENCODED",
+    "REQUEST_OPTIONS",
+    "Call",
+    "Declaration",
+    "ReadResolver",
+    "Service",
+    "declared_operation",
+    "stripe_operation",
+]
 
 JSON = dict[str, Any]
 _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 _OPTIONS = ("idempotency_key", "stripe_account")
+# A private option the HTTP server adds: the params are form-decoded strings, to be coerced as
+# Stripe coerces them (`validate_params(..., from_form=True)`).
+FORM_ENCODED: Final = "_form_encoded"
+# Keywords of every service method that are not Stripe params.
+REQUEST_OPTIONS: Final = frozenset((*_OPTIONS, FORM_ENCODED))
+
+_OPERATION_ATTRIBUTE: Final = "__stripe_operation__"
+_OPERATION_KEY = re.compile(r"^(GET|POST|DELETE) /v1/\S+$")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """What `@stripe_operation` says of a service method."""
+
+    key: str  # "POST /v1/customers/{customer}"
+    extension: bool  # the ledger's own operation (a test helper), not in Stripe's spec
+
+
+def stripe_operation(key: str, *, extension: bool = False) -> Callable[[_Method], _Method]:
+    """Declare that the decorated service method implements Stripe's operation `key`.
+
+    `key` names the operation as `ledger/_spec/params.json` does: `"POST /v1/customers/{customer}"`.
+    The method takes the path parameters positionally, in path order, and the operation's params
+    and request options as keywords. The HTTP server's routes are generated from these
+    declarations, so a method that declares one is served without further code.
+
+    `extension=True` declares an operation Stripe's API does not have (a test helper such as
+    completing 3D Secure), served under Stripe's URL conventions; the method checks its params,
+    except that the server turns form strings into keyword-only `bool` and `int` arguments.
+    """
+    assert _OPERATION_KEY.match(key), f"not an operation key: {key!r}"
+    declaration = Declaration(key, extension)
+
+    def declare(method: _Method) -> _Method:
+        setattr(method, _OPERATION_ATTRIBUTE, declaration)
+        return method
+
+    return declare
+
+
+def declared_operation(method: Callable[..., Any]) -> Declaration | None:
+    """What a service method declared with `@stripe_operation`, or None."""
+    declaration = getattr(method, _OPERATION_ATTRIBUTE, None)
+    return declaration if isinstance(declaration, Declaration) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +153,7 @@ class Service:
         """Split the request options off, validate the rest against Stripe's spec."""
         request_id = new_id("req")
         try:
+            from_form = params.pop(FORM_ENCODED, False) is True
             idempotency_key = params.pop("idempotency_key", None)
             account_id = self._account(params.pop("stripe_account", None))
             if idempotency_key is not None:
@@ -110,7 +165,7 @@ class Service:
                         f"{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters long.",
                         param="idempotency_key",
                     )
-            clean = validate_params(operation, params)
+            clean = validate_params(operation, params, from_form=from_form)
             expand_paths = validate_expand(clean.pop("expand", []))
         except LedgerError as error:
             error.request_id = request_id

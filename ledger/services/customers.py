@@ -10,7 +10,7 @@ from ledger.domain.rules import reject
 from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.resources.expand import Resolver, register_includable
-from ledger.services.base import Service
+from ledger.services.base import Service, stripe_operation
 from ledger.services.payment_methods import (
     attach_payment_method,
     check_default_payment_method,
@@ -62,6 +62,7 @@ def _refuse_unsupported(params: JSON) -> None:
 class CustomersService(Service):
     """Stripe's Customers API."""
 
+    @stripe_operation("POST /v1/customers")
     def create(self, **params: Any) -> StripeObject:
         """Create a customer."""
         operation = "POST /v1/customers"
@@ -101,11 +102,13 @@ class CustomersService(Service):
 
         return self._execute(call, operation, command)
 
+    @stripe_operation("GET /v1/customers/{customer}")
     def retrieve(self, customer: str, **params: Any) -> StripeObject:
         """Retrieve a customer; a deleted one answers with the deleted stub."""
         call = self._begin("GET /v1/customers/{customer}", params)
         return self._retrieve(call, customer, "customer", "customer", deleted_stub=True)
 
+    @stripe_operation("POST /v1/customers/{customer}")
     def update(self, customer: str, **params: Any) -> StripeObject:
         """Update a customer; metadata merges, `""` unsets."""
         operation = "POST /v1/customers/{customer}"
@@ -138,6 +141,7 @@ class CustomersService(Service):
 
         return self._execute(call, f"POST /v1/customers/{customer}", command)
 
+    @stripe_operation("DELETE /v1/customers/{customer}")
     def delete(self, customer: str, **params: Any) -> StripeObject:
         """Delete a customer: `{"id", "object": "customer", "deleted": true}`."""
         call = self._begin("DELETE /v1/customers/{customer}", params)
@@ -149,6 +153,7 @@ class CustomersService(Service):
 
         return self._execute(call, f"DELETE /v1/customers/{customer}", command)
 
+    @stripe_operation("GET /v1/customers")
     def list(self, **params: Any) -> ListObject:
         """List customers, newest first; filters `email`, `created`, `test_clock`."""
         original = dict(params)

@@ -10,7 +10,7 @@ import psycopg
 from ledger.domain.rules import reject_if
 from ledger.errors import LedgerError, resource_missing
 from ledger.resources.base import ListObject, StripeObject
-from ledger.services.base import Service
+from ledger.services.base import Service, stripe_operation
 from ledger.services.queries import Filter, ListQuery, created_filters
 from ledger.services.runner import JSON
 
@@ -22,6 +22,7 @@ _TYPES_MAX = 20
 class EventsService(Service):
     """Stripe's Events API: retrieve and list."""
 
+    @stripe_operation("GET /v1/events/{id}")
     def retrieve(self, id: str, **params: Any) -> StripeObject:
         """Retrieve an event by id."""
         call = self._begin("GET /v1/events/{id}", params)
@@ -38,6 +39,7 @@ class EventsService(Service):
 
         return self._read(call, read)
 
+    @stripe_operation("GET /v1/events")
     def list(self, **params: Any) -> ListObject:
         """List events, newest first; filters `type` (with `*`), `types`, `created`."""
         original = dict(params)

@@ -19,7 +19,7 @@ from ledger.domain.rules import reject
 from ledger.errors import LedgerError, resource_missing
 from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
-from ledger.services.base import Call, Service
+from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.queries import Filter, ListQuery, fetch_object
 from ledger.services.runner import JSON, UnitOfWork
 
@@ -137,6 +137,7 @@ class PaymentMethodsService(Service):
             call.params[_ALLOW_REDISPLAY] = allow_redisplay
         return call
 
+    @stripe_operation("POST /v1/payment_methods")
     def create(self, **params: Any) -> StripeObject:
         """Create a card PaymentMethod from a number (`card[number]`…) or a test token."""
         operation = "POST /v1/payment_methods"
@@ -154,6 +155,7 @@ class PaymentMethodsService(Service):
 
         return self._execute(call, operation, command)
 
+    @stripe_operation("GET /v1/payment_methods/{payment_method}")
     def retrieve(self, payment_method: str, **params: Any) -> StripeObject:
         """Retrieve a PaymentMethod."""
         call = self._begin("GET /v1/payment_methods/{payment_method}", params)
@@ -166,6 +168,7 @@ class PaymentMethodsService(Service):
 
         return self._read(call, read)
 
+    @stripe_operation("POST /v1/payment_methods/{payment_method}")
     def update(self, payment_method: str, **params: Any) -> StripeObject:
         """Update billing details, metadata or the card's expiry of an attached PaymentMethod."""
         call = self._begin_with_allow_redisplay("POST /v1/payment_methods/{payment_method}", params)
@@ -180,6 +183,7 @@ class PaymentMethodsService(Service):
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}", command)
 
+    @stripe_operation("POST /v1/payment_methods/{payment_method}/attach")
     def attach(self, payment_method: str, **params: Any) -> StripeObject:
         """Attach a PaymentMethod (or a test id such as `pm_card_visa`) to a customer."""
         call = self._begin("POST /v1/payment_methods/{payment_method}/attach", params)
@@ -192,6 +196,7 @@ class PaymentMethodsService(Service):
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}/attach", command)
 
+    @stripe_operation("POST /v1/payment_methods/{payment_method}/detach")
     def detach(self, payment_method: str, **params: Any) -> StripeObject:
         """Detach a PaymentMethod from its customer; it cannot be used again afterwards."""
         call = self._begin("POST /v1/payment_methods/{payment_method}/detach", params)
@@ -215,6 +220,7 @@ class PaymentMethodsService(Service):
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}/detach", command)
 
+    @stripe_operation("GET /v1/payment_methods")
     def list(self, **params: Any) -> ListObject:
         """List the account's PaymentMethods, newest first; filters `customer`, `type`."""
         original = dict(params)

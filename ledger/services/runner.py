@@ -27,6 +27,7 @@ from ledger.domain.aggregate import State
 from ledger.domain.events import DomainEvent
 from ledger.errors import LedgerError, RateLimitError, resource_missing
 from ledger.money import DEFAULT_PRICING, Pricing
+from ledger.processor import Processor, SimulatedProcessor
 from ledger.projections.objects import Loaded, ProjectionCache, load_states
 from ledger.projections.registry import apply_all
 from ledger.resources.expand import expand
@@ -43,12 +44,13 @@ _STREAM_LOCK_SPACE = 0x1ED6E6
 
 @dataclass(frozen=True, slots=True)
 class Engine:
-    """What every service shares: the pool, the clock and the platform account."""
+    """What every service shares: the pool, the clock, the platform account, the processor."""
 
     pool: ConnectionPool[Any]
     clock: Clock
     platform_account_id: str
     pricing: Pricing = DEFAULT_PRICING
+    processor: Processor = field(default_factory=SimulatedProcessor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class UnitOfWork:
     cur: psycopg.Cursor[Any]
     ctx: RequestContext
     cache: ProjectionCache
+    pricing: Pricing = DEFAULT_PRICING
     pending: list[NewEvent] = field(default_factory=list)
     locked: set[str] = field(default_factory=set)
 
@@ -201,7 +204,7 @@ def _attempt(
                 if replay.http_status >= 400:
                     raise LedgerError.from_dict(replay.body, replay.http_status)
                 return replay.http_status, replay.body, True
-        uow = UnitOfWork(cur, ctx, ProjectionCache(engine.platform_account_id))
+        uow = UnitOfWork(cur, ctx, ProjectionCache(engine.platform_account_id), engine.pricing)
         # A retry locks the streams it lost a race on before reading them: it then reads their
         # latest version and no one can append to them before it commits, so under contention
         # writers queue instead of losing the race until the retries run out.
@@ -213,6 +216,8 @@ def _attempt(
             contended.update(new.stream_id for new in uow.pending)
             raise
         if isinstance(outcome, Failed):
+            # Stamp the request id first: a replay must show the original request's log url.
+            outcome.error.request_id = outcome.error.request_id or ctx.request_id
             status, body = outcome.error.http_status, outcome.error.to_dict()
         else:
             status, body = 200, expand(outcome, expand_paths, uow)

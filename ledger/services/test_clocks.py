@@ -11,7 +11,7 @@ from ledger.domain import customer as customer_domain
 from ledger.domain import test_clock as domain
 from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
-from ledger.services.base import Call, Service
+from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.due import run_due
 from ledger.services.queries import Filter, ListQuery
 from ledger.services.runner import JSON, Command, UnitOfWork
@@ -25,6 +25,7 @@ _OBJECT = "test_helpers.test_clock"
 class TestClocksService(Service):
     """Stripe's test clocks, which own the time of the customers attached to them."""
 
+    @stripe_operation("POST /v1/test_helpers/test_clocks")
     def create(self, **params: Any) -> StripeObject:
         """Create a test clock at `frozen_time`."""
         operation = "POST /v1/test_helpers/test_clocks"
@@ -46,11 +47,13 @@ class TestClocksService(Service):
 
         return self._execute(call, operation, command)
 
+    @stripe_operation("GET /v1/test_helpers/test_clocks/{test_clock}")
     def retrieve(self, test_clock: str, **params: Any) -> StripeObject:
         """Retrieve a test clock."""
         call = self._begin("GET /v1/test_helpers/test_clocks/{test_clock}", params)
         return self._retrieve(call, test_clock, _OBJECT, _KIND)
 
+    @stripe_operation("GET /v1/test_helpers/test_clocks")
     def list(self, **params: Any) -> ListObject:
         """List test clocks, newest first."""
         original = dict(params)
@@ -64,6 +67,7 @@ class TestClocksService(Service):
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 
+    @stripe_operation("DELETE /v1/test_helpers/test_clocks/{test_clock}")
     def delete(self, test_clock: str, **params: Any) -> StripeObject:
         """Delete a test clock and, as Stripe does, every customer attached to it."""
         operation = f"DELETE /v1/test_helpers/test_clocks/{test_clock}"
@@ -84,6 +88,7 @@ class TestClocksService(Service):
 
         return self._execute(call, operation, command)
 
+    @stripe_operation("POST /v1/test_helpers/test_clocks/{test_clock}/advance")
     def advance(self, test_clock: str, **params: Any) -> StripeObject:
         """Move the clock to `frozen_time`, running everything due for its objects on the way.
 

@@ -287,3 +287,18 @@ def test_command_arriving_during_a_rebuild_applies_on_top(
     monkeypatch.undo()
     led.rebuild()
     assert snapshot(database_url) == live
+
+
+def test_open_rebuilds_projections_written_by_another_version(
+    led: Ledger, database_url: str
+) -> None:
+    customer = led.customers.create(email="a@example.com")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE objects SET data = jsonb_set(data, '{email}', '\"stale@x.io\"')")
+        conn.execute("DELETE FROM ledger_settings WHERE name = 'projections_version'")
+    with Ledger.open(database_url) as reopened:
+        assert reopened.customers.retrieve(customer.id).email == "a@example.com"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE objects SET data = jsonb_set(data, '{email}', '\"stale@x.io\"')")
+    with Ledger.open(database_url) as reopened:  # same version: nothing is rebuilt
+        assert reopened.customers.retrieve(customer.id).email == "stale@x.io"

@@ -198,7 +198,14 @@ def test_boolean_coercion_from_form() -> None:
     assert validate_params(op, {"paid_out_of_band": "false"}, from_form=True) == {
         "paid_out_of_band": False
     }
-    for bad in ("True", "1", "yes"):
+    # stripe-python sends Python's spelling, which Stripe's v1 API accepts.
+    assert validate_params(op, {"paid_out_of_band": "True"}, from_form=True) == {
+        "paid_out_of_band": True
+    }
+    assert validate_params(op, {"paid_out_of_band": "False"}, from_form=True) == {
+        "paid_out_of_band": False
+    }
+    for bad in ("TRUE", "1", "yes"):
         error = rejects(op, {"paid_out_of_band": bad}, from_form=True)
         assert error.message == f"Invalid boolean: {bad}"
         assert error.code is None

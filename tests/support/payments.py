@@ -1,0 +1,116 @@
+"""Shared checks for the payment tests: responses valid, books balanced, refusals write nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from ledger import Ledger
+from ledger.errors import LedgerError
+from ledger.services.base import Service
+from tests.support.stripe_schema import assert_valid
+
+RETURN_URL = "https://shop.example/return"
+
+
+def check_stripe_object(obj: Any, expand: list[str]) -> None:
+    """Stripe's schema check; an event's `data.object` is checked as the object it holds."""
+    assert_valid(obj, expand=expand)
+    if obj.object == "event":
+        assert_valid(obj.data.object)
+
+
+def _checking(method: Any) -> Any:
+    def wrapper(self: Service, call: Any, *args: Any) -> Any:
+        result = method(self, call, *args)
+        if result.object == "list":
+            paths = [p.removeprefix("data.") for p in call.expand if p.startswith("data.")]
+            for item in result.data:
+                check_stripe_object(item, paths)
+        else:
+            check_stripe_object(result, call.expand)
+        return result
+
+    return wrapper
+
+
+@pytest.fixture
+def every_response_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a call returns (object, every list item) passes check.py."""
+    for name in ("_execute", "_read", "_list"):
+        monkeypatch.setattr(Service, name, _checking(getattr(Service, name)))
+
+
+def postings_imbalance(url: str) -> dict[str, int]:
+    """Σ postings per currency over the whole log, where it is not zero."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT currency, sum(amount) FROM postings GROUP BY currency HAVING sum(amount) <> 0"
+        ).fetchall()
+    return {str(currency): int(total) for currency, total in rows}
+
+
+@pytest.fixture
+def books_balance(database_url: str) -> Iterator[None]:
+    """After the test, Σ postings = 0 per currency."""
+    yield
+    assert postings_imbalance(database_url) == {}
+
+
+def counts(url: str) -> tuple[int, ...]:
+    """Rows of the log, the projections, the postings and the idempotency keys."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM objects), "
+            "(SELECT count(*) FROM stripe_events), (SELECT count(*) FROM postings), "
+            "(SELECT count(*) FROM idempotency_keys)"
+        ).fetchone()
+    assert row is not None
+    return tuple(int(n) for n in row)
+
+
+def refused(
+    url: str,
+    call: Callable[[], Any],
+    error: type[LedgerError],
+    *,
+    code: str | None,
+    param: str | None,
+    http_status: int,
+    message: str | None = None,
+) -> LedgerError:
+    """`call` fails with exactly this error and writes nothing."""
+    before = counts(url)
+    with pytest.raises(error) as caught:
+        call()
+    found = caught.value
+    assert type(found) is error
+    assert (found.code, found.param, found.http_status) == (code, param, http_status), found
+    if message is not None:
+        assert found.message == message
+    assert found.request_id is not None and found.request_id.startswith("req_")
+    assert counts(url) == before
+    return found
+
+
+def all_events(led: Ledger, **params: Any) -> list[Any]:
+    """Every Stripe event of the account, oldest first, each checked against the schema."""
+    events = list(led.events.list(limit=100, **params).auto_paging_iter())
+    for event in events:
+        assert_valid(event)
+        assert_valid(event.data.object)
+    return list(reversed(events))
+
+
+def event_types(led: Ledger, **params: Any) -> list[str]:
+    """The types of every Stripe event of the account, oldest first."""
+    return [event.type for event in all_events(led, **params)]
+
+
+def confirmed(led: Ledger, payment_method: str = "pm_card_visa", **params: Any) -> Any:
+    """A PaymentIntent for $20.00 created and confirmed with `payment_method`."""
+    params = {"amount": 2000, "currency": "usd", "payment_method_types": ["card"]} | params
+    return led.payment_intents.create(payment_method=payment_method, confirm=True, **params)
