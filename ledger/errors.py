@@ -51,6 +51,8 @@ class LedgerError(Exception):
         self.payment_intent = payment_intent
         self.payment_method = payment_method
         self.request_id = request_id
+        # True when this is a stored error returned again for a reused idempotency key.
+        self.idempotent_replayed = False
 
     def to_dict(self) -> dict[str, Any]:
         """Stripe's error JSON: `{"error": {...}}`, with only the keys Stripe sends."""

@@ -288,11 +288,11 @@ def _dumps(body: dict[str, Any]) -> bytes:
 def _error_response(error: LedgerError, request_id: str, *, log_url: bool = True) -> Response:
     if error.request_id is None and log_url:
         error.request_id = request_id
+    headers = {"Request-Id": error.request_id or request_id}
+    if error.idempotent_replayed:
+        headers["Idempotent-Replayed"] = "true"
     return Response(
-        _dumps(error.to_dict()),
-        status_code=error.http_status,
-        headers={"Request-Id": error.request_id or request_id},
-        media_type=_JSON,
+        _dumps(error.to_dict()), status_code=error.http_status, headers=headers, media_type=_JSON
     )
 
 

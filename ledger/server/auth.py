@@ -20,6 +20,7 @@ __all__ = [
     "configured_keys",
     "generate_test_key",
     "mask_key",
+    "presented_key",
 ]
 
 API_KEYS_ENV: Final = "LEDGER_API_KEYS"

@@ -202,7 +202,9 @@ def _attempt(
             replay = idempotency.claim(cur, ctx.account_id, key, operation, digest, ctx.now)
             if replay is not None:
                 if replay.http_status >= 400:
-                    raise LedgerError.from_dict(replay.body, replay.http_status)
+                    replayed = LedgerError.from_dict(replay.body, replay.http_status)
+                    replayed.idempotent_replayed = True
+                    raise replayed
                 return replay.http_status, replay.body, True
         uow = UnitOfWork(cur, ctx, ProjectionCache(engine.platform_account_id), engine.pricing)
         # A retry locks the streams it lost a race on before reading them: it then reads their

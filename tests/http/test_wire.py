@@ -378,3 +378,22 @@ def test_an_unexpected_exception_is_a_500_api_error(
     request_id = answer.headers["request-id"]
     logged = [r for r in caplog.records if r.name == "ledger.server"]
     assert any(request_id in r.getMessage() and r.exc_info for r in logged)
+
+
+def test_a_replayed_decline_is_marked_replayed(server: Server) -> None:
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    body = urlencode(
+        {
+            "amount": 2000,
+            "currency": "usd",
+            "confirm": "true",
+            "payment_method": "pm_card_chargeDeclined",
+            "payment_method_types[]": "card",
+        }
+    )
+    first = send(server, "POST", "/v1/payment_intents", body, key)
+    again = send(server, "POST", "/v1/payment_intents", body, key)
+    assert first.status == again.status == 402
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json == first.json
