@@ -59,7 +59,7 @@ not exist yet say `n/a (not built yet)`.
 """
 
 _FLAGS = (
-    ("--quick", "150 operations per run, logs of 20k and 100k events"),
+    ("--quick", "100 operations per run, logs of 20k and 100k events"),
     ("--runs N", "runs per row (at least 3; the table shows medians)"),
     (
         "--events N",
@@ -131,7 +131,7 @@ def _rows_section(options: Options) -> str:
             suffix = f" ({'; '.join(compared)})" if compared else ""
             sized = " Per log size." if bench.sized else ""
             if bench.sized and bench.smallest_size_only:
-                sized = " At the smallest log size."
+                sized = " At the smallest log size only."
             if bench.scale > 1:
                 sized += f" Runs {bench.scale} times `--events` operations per run (a cheap row)."
             lines.append(

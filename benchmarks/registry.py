@@ -142,6 +142,7 @@ REGISTRY: tuple[Benchmark, ...] = (
         reference="raw_read",
         peer="es_read_log",
         sized=True,
+        smallest_size_only=True,
     ),
     # -- ours: Stripe-shaped commands and flows ------------------------------------------------
     Benchmark(
