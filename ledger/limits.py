@@ -32,3 +32,9 @@ AUDIT_FINDINGS_MAX: Final = 1000
 
 # Card expiry years further ahead than this are refused (no card is issued for longer).
 EXP_YEARS_AHEAD_MAX: Final = 50
+
+# Events per INSERT statement (8 parameters each; PostgreSQL takes at most 65,535 parameters).
+APPEND_ROWS_PER_STATEMENT: Final = 4000
+
+# Parameters per statement in multi-row writes (PostgreSQL's own limit is 65,535).
+STATEMENT_PARAMETERS_MAX: Final = 32_000

@@ -16,6 +16,7 @@ import psycopg
 
 from ledger.domain.postings import BALANCE_ACCOUNTS, Posting
 from ledger.projections.objects import ProjectionCache
+from ledger.store.batch import execute_values
 from ledger.store.events import RecordedEvent
 
 __all__ = ["BALANCE_STRIPES", "TABLES", "apply_money"]
@@ -23,18 +24,18 @@ __all__ = ["BALANCE_STRIPES", "TABLES", "apply_money"]
 BALANCE_STRIPES: Final = 8
 TABLES: Final = ("postings", "balances")
 
-_INSERT_POSTING = """
-INSERT INTO postings (account_id, position, leg, stream_id, book, ledger_account, currency,
-                      amount, source_type)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-
-_ADD_BALANCE = """
-INSERT INTO balances (account_id, currency, bucket, source_type, stripe, amount)
-VALUES (%s, %s, %s, %s, %s, %s)
-ON CONFLICT (account_id, currency, bucket, source_type, stripe)
-DO UPDATE SET amount = balances.amount + EXCLUDED.amount
-"""
+_POSTINGS = (
+    "INSERT INTO postings (account_id, position, leg, stream_id, book, ledger_account, currency, "
+    "amount, source_type)",
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    "",
+)
+_BALANCES = (
+    "INSERT INTO balances (account_id, currency, bucket, source_type, stripe, amount)",
+    "(%s, %s, %s, %s, %s, %s)",
+    "ON CONFLICT (account_id, currency, bucket, source_type, stripe) "
+    "DO UPDATE SET amount = balances.amount + EXCLUDED.amount",
+)
 
 
 def _stripe(stream_id: str) -> int:
@@ -76,6 +77,8 @@ def apply_money(
                 balance_deltas[key] = balance_deltas.get(key, 0) + posting.amount
     if not posting_rows:
         return
-    cur.executemany(_INSERT_POSTING, posting_rows)
+    execute_values(cur, *_POSTINGS, posting_rows)
     # Sorted, so two commands touching the same stripes lock them in the same order.
-    cur.executemany(_ADD_BALANCE, [(*key, delta) for key, delta in sorted(balance_deltas.items())])
+    execute_values(
+        cur, *_BALANCES, [(*key, delta) for key, delta in sorted(balance_deltas.items())]
+    )

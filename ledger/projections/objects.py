@@ -17,6 +17,7 @@ import psycopg
 from ledger.clock import to_unix
 from ledger.domain.aggregate import State, StripeEventSpec, aggregate_for_stream
 from ledger.ids import derived_id
+from ledger.store.batch import execute_values
 from ledger.store.events import RecordedEvent
 
 __all__ = ["API_VERSION", "TABLES", "Loaded", "ProjectionCache", "apply_events", "load_states"]
@@ -54,18 +55,18 @@ JOIN unnest(%s::text[], %s::text[]) AS k(account_id, id)
   ON o.account_id = k.account_id AND o.id = k.id
 """
 
-_UPSERT = """
-INSERT INTO objects (account_id, id, object, created, seq, stream_version, deleted, data, internal)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)
-ON CONFLICT (account_id, id) DO UPDATE SET
-    stream_version = EXCLUDED.stream_version, deleted = EXCLUDED.deleted,
-    data = EXCLUDED.data, internal = EXCLUDED.internal
-"""
-
-_INSERT_STRIPE_EVENT = """
-INSERT INTO stripe_events (account_id, id, type, created, seq, data)
-VALUES (%s, %s, %s, %s, %s, %s::jsonb)
-"""
+_OBJECTS = (
+    "INSERT INTO objects (account_id, id, object, created, seq, stream_version, deleted, data, "
+    "internal)",
+    "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+    "ON CONFLICT (account_id, id) DO UPDATE SET stream_version = EXCLUDED.stream_version, "
+    "deleted = EXCLUDED.deleted, data = EXCLUDED.data, internal = EXCLUDED.internal",
+)
+_STRIPE_EVENTS = (
+    "INSERT INTO stripe_events (account_id, id, type, created, seq, data)",
+    "(%s, %s, %s, %s, %s, %s::jsonb)",
+    "",
+)
 
 
 def load_states(cur: psycopg.Cursor[Any], cache: ProjectionCache, keys: Iterable[Key]) -> None:
@@ -154,11 +155,5 @@ def apply_events(
         for (account_id, object_id), loaded in dirty.items()
         if loaded.state is not None
     ]
-    if len(object_rows) == 1:
-        cur.execute(_UPSERT, object_rows[0])
-    elif object_rows:
-        cur.executemany(_UPSERT, object_rows)
-    if len(stripe_rows) == 1:
-        cur.execute(_INSERT_STRIPE_EVENT, stripe_rows[0])
-    elif stripe_rows:
-        cur.executemany(_INSERT_STRIPE_EVENT, stripe_rows)
+    execute_values(cur, *_OBJECTS, object_rows)
+    execute_values(cur, *_STRIPE_EVENTS, stripe_rows)

@@ -78,7 +78,7 @@ class UnitOfWork:
     ctx: RequestContext
     cache: ProjectionCache
     pricing: Pricing = DEFAULT_PRICING
-    pending: list[NewEvent] = field(default_factory=list)
+    pending: list[tuple[str, DomainEvent]] = field(default_factory=list)
     locked: set[str] = field(default_factory=set)
 
     def find(self, object_id: str) -> Loaded:
@@ -95,14 +95,8 @@ class UnitOfWork:
         return state
 
     def append(self, stream_id: str, events: list[DomainEvent]) -> None:
-        """Queue `events` on `stream_id`, after the version this command loaded."""
-        if not events:
-            return
-        base = self.find(stream_id).stream_version
-        base += sum(1 for new in self.pending if new.stream_id == stream_id)
-        self.pending.extend(
-            NewEvent(stream_id, base + offset, event) for offset, event in enumerate(events, 1)
-        )
+        """Queue `events` on `stream_id`; they follow the version this command loaded."""
+        self.pending.extend((stream_id, event) for event in events)
 
     def lock_streams(self, stream_ids: Iterable[str]) -> None:
         """Hold the append lock of each stream until commit, taken in sorted order."""
@@ -119,11 +113,23 @@ class UnitOfWork:
         """Append the queued events and apply them to the projections, in this transaction."""
         if not self.pending:
             return
+        # One query loads every stream this command appends to without having read it (most
+        # often objects it has just created), for their versions.
+        account_id = self.ctx.account_id
+        load_states(self.cur, self.cache, ((account_id, stream) for stream, _ in self.pending))
+        versions: dict[str, int] = {}
+        new_events = []
+        for stream_id, event in self.pending:
+            version = versions.get(stream_id)
+            if version is None:
+                version = self.cache.loaded[(account_id, stream_id)].stream_version
+            versions[stream_id] = version + 1
+            new_events.append(NewEvent(stream_id, version + 1, event))
         # Appends to existing streams wait for a retry that holds the stream's lock (see
         # run_command); a new stream's first version can only race another creator of its id.
-        self.lock_streams(new.stream_id for new in self.pending if new.stream_version > 1)
+        self.lock_streams(new.stream_id for new in new_events if new.stream_version > 1)
         metadata = {"request_id": self.ctx.request_id, "idempotency_key": self.ctx.idempotency_key}
-        recorded = append(self.cur, self.ctx.account_id, self.pending, metadata, self.ctx.now)
+        recorded = append(self.cur, account_id, new_events, metadata, self.ctx.now)
         self.pending = []
         apply_all(self.cur, recorded, self.cache)
 
@@ -215,7 +221,7 @@ def _attempt(
             outcome = command(uow)
             uow.flush()
         except ConcurrencyConflict:
-            contended.update(new.stream_id for new in uow.pending)
+            contended.update(stream_id for stream_id, _ in uow.pending)
             raise
         if isinstance(outcome, Failed):
             # Stamp the request id first: a replay must show the original request's log url.

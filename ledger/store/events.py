@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -79,22 +80,19 @@ class RecordedEvent:
         return LogPosition(self.transaction_id, self.position)
 
 
-_INSERT_ONE = """
+_INSERT_HEAD = """
 INSERT INTO events (account_id, stream_id, stream_version, type, schema_version, data,
                     metadata, occurred_at)
-VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
-RETURNING position, transaction_id::text::bigint, recorded_at
-"""
+VALUES """
+_INSERT_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)"
+_INSERT_TAIL = " RETURNING position, transaction_id::text::bigint, recorded_at"
 
-_INSERT_MANY = """
-INSERT INTO events (account_id, stream_id, stream_version, type, schema_version, data,
-                    metadata, occurred_at)
-SELECT %s, s, v, t, sv, d::jsonb, %s::jsonb, %s
-FROM unnest(%s::text[], %s::int[], %s::text[], %s::int2[], %s::text[]) WITH ORDINALITY
-     AS e(s, v, t, sv, d, n)
-ORDER BY n
-RETURNING position, transaction_id::text::bigint, recorded_at
-"""
+
+@cache
+def _insert_sql(rows: int) -> str:
+    # One statement per batch size, with plain parameters: JSON travels as text parameters,
+    # which psycopg sends as is (an array literal of JSON would have to be escaped).
+    return _INSERT_HEAD + ", ".join([_INSERT_ROW] * rows) + _INSERT_TAIL
 
 
 def append(
@@ -111,12 +109,14 @@ def append(
     """
     assert new_events, "append needs at least one event"
     meta_json = orjson.dumps(metadata).decode()
+    rows: list[Any] = []
+    step = limits.APPEND_ROWS_PER_STATEMENT
     try:
-        if len(new_events) == 1:
-            (new,) = new_events
-            cur.execute(
-                _INSERT_ONE,
-                (
+        for start in range(0, len(new_events), step):
+            chunk = new_events[start : start + step]
+            params: list[Any] = []
+            for new in chunk:
+                params += (
                     account_id,
                     new.stream_id,
                     new.stream_version,
@@ -125,23 +125,9 @@ def append(
                     orjson.dumps(new.event.payload()).decode(),
                     meta_json,
                     occurred_at,
-                ),
-            )
-        else:
-            cur.execute(
-                _INSERT_MANY,
-                (
-                    account_id,
-                    meta_json,
-                    occurred_at,
-                    [n.stream_id for n in new_events],
-                    [n.stream_version for n in new_events],
-                    [n.event.event_type for n in new_events],
-                    [n.event.schema_version for n in new_events],
-                    [orjson.dumps(n.event.payload()).decode() for n in new_events],
-                ),
-            )
-        rows = cur.fetchall()
+                )
+            cur.execute(_insert_sql(len(chunk)), params)
+            rows += cur.fetchall()
     except pg_errors.UniqueViolation as exc:
         raise ConcurrencyConflict(str(exc)) from exc
     assert len(rows) == len(new_events)
