@@ -83,6 +83,11 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     # so a server default of SERIALIZABLE does not change behaviour.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
     conn.prepare_threshold = 1
+    # Prepared statements save parsing, but after five runs PostgreSQL may switch one to a
+    # generic plan that cannot use the values, e.g. a scan of `objects` for a batch load by
+    # ids, which grows slower as the table grows. Plan each execution with its values.
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+    conn.commit()
 
 
 def open_pool(url: str, max_size: int = limits.POOL_CONNECTIONS_MAX) -> ConnectionPool[Any]:
