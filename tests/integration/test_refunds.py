@@ -21,12 +21,11 @@ from tests.support.payments import (  # the fixtures are used through pytestmark
     confirmed,
     counts,
     event_types,
-    every_response_is_valid,  # noqa: F401
     refused,
 )
 from tests.support.stripe_schema import assert_valid
 
-pytestmark = pytest.mark.usefixtures("every_response_is_valid", "books_balance", "audited")
+pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
 CONNECTED = "acct_1ConnectedRefunds"
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC

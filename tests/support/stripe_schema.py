@@ -30,3 +30,32 @@ def assert_valid(obj: Any, schema: str | None = None, expand: list[str] | None =
         name = f"deleted_{data['object']}"
     report = _check_module().check(name, data, expand=expand or [])
     assert not report.errors, "\n".join(str(issue) for issue in report.errors)
+
+
+def check_stripe_object(obj: Any, expand: list[str]) -> None:
+    """Stripe's schema check; an event's `data.object` is checked as the object it holds."""
+    assert_valid(obj, expand=expand)
+    if obj.object == "event":
+        assert_valid(obj.data.object)
+
+
+def _checking(method: Any) -> Any:
+    def wrapper(self: Any, call: Any, *args: Any) -> Any:
+        result = method(self, call, *args)
+        if result.object == "list":
+            paths = [p.removeprefix("data.") for p in call.expand if p.startswith("data.")]
+            for item in result.data:
+                check_stripe_object(item, paths)
+        else:
+            check_stripe_object(result, call.expand)
+        return result
+
+    return wrapper
+
+
+def validate_every_response(monkeypatch: Any) -> None:
+    """Make every service call check what it returns (object, every list item) with check.py."""
+    from ledger.services.base import Service
+
+    for name in ("_execute", "_read", "_list"):
+        monkeypatch.setattr(Service, name, _checking(getattr(Service, name)))
