@@ -49,9 +49,9 @@ class Server:
     led: Ledger
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def http_database(server_url: str, template_database: str) -> Iterator[str]:
-    """A fresh migrated database for the session's server."""
+    """A fresh migrated database for the HTTP tests' server."""
     name = f"ledger_http_{secrets.token_hex(6)}"
     with _admin(server_url) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
@@ -60,7 +60,7 @@ def http_database(server_url: str, template_database: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(http_database: str) -> Iterator[Server]:
     """`ledger serve`'s app under uvicorn, in a thread, on a free loopback port."""
     key = generate_test_key()
