@@ -12,7 +12,7 @@ from ledger.domain.aggregate import State
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
-from ledger.services.queries import Filter, ListQuery, created_filters
+from ledger.services.queries import Filter, object_list
 from ledger.services.runner import JSON, Command, UnitOfWork
 
 __all__ = ["BalanceService", "BalanceTransactionsService", "balance_json"]
@@ -82,19 +82,17 @@ class BalanceTransactionsService(Service):
         """List balance transactions; filters type, source, currency, payout, created."""
         original = dict(params)
         call = self._begin("GET /v1/balance_transactions", params)
-        filters = list(created_filters(call.params.get("created")))
-        for name in ("type", "source", "currency"):
-            if name in call.params:
-                value = call.params[name].lower() if name == "currency" else call.params[name]
-                filters.append(Filter(f"data->>'{name}' = %s", (value,)))
-        if "payout" in call.params:
-            filters.append(Filter("internal->>'payout' = %s", (call.params["payout"],)))
-        query = ListQuery(
-            "objects",
+        wanted = dict(call.params)
+        if "currency" in wanted:
+            wanted["currency"] = wanted["currency"].lower()
+        payout = call.params.get("payout")
+        query = object_list(
+            "balance_transaction",
             "balance transaction",
             "/v1/balance_transactions",
-            scope=(Filter("object = %s", ("balance_transaction",)),),
-            filters=tuple(filters),
+            wanted,
+            fields=("type", "source", "currency"),
+            extra=() if payout is None else (Filter("internal->>'payout' = %s", (payout,)),),
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

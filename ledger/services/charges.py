@@ -27,7 +27,7 @@ from ledger.resources.expand import Resolver, register_includable
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
 from ledger.services.payment_methods import resolve_payment_method
-from ledger.services.queries import Filter, ListQuery, created_filters, fetch_object
+from ledger.services.queries import fetch_object, object_list
 from ledger.services.runner import Command, Failed, UnitOfWork
 
 __all__ = ["ChargesService"]
@@ -434,16 +434,12 @@ class ChargesService(Service):
         """List charges, newest first; filters customer, payment_intent, created, transfer_group."""
         original = dict(params)
         call = self._begin("GET /v1/charges", params)
-        filters = list(created_filters(call.params.get("created")))
-        for name in ("customer", "payment_intent", "transfer_group"):
-            if name in call.params:
-                filters.append(Filter(f"data->>'{name}' = %s", (call.params[name],)))
-        query = ListQuery(
-            "objects",
+        query = object_list(
+            "charge",
             _KIND,
             "/v1/charges",
-            scope=(Filter("object = %s", ("charge",)),),
-            filters=tuple(filters),
+            call.params,
+            fields=("customer", "payment_intent", "transfer_group"),
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

@@ -16,7 +16,7 @@ from ledger.services.payment_methods import (
     check_default_payment_method,
     resolve_payment_method,
 )
-from ledger.services.queries import Filter, ListQuery, created_filters
+from ledger.services.queries import Filter, object_list
 from ledger.services.runner import JSON, UnitOfWork
 
 __all__ = ["CustomersService"]
@@ -158,17 +158,13 @@ class CustomersService(Service):
         """List customers, newest first; filters `email`, `created`, `test_clock`."""
         original = dict(params)
         call = self._begin("GET /v1/customers", params)
-        filters = [Filter("NOT deleted"), *created_filters(call.params.get("created"))]
-        if "email" in call.params:
-            filters.append(Filter("data->>'email' = %s", (call.params["email"],)))
-        if "test_clock" in call.params:
-            filters.append(Filter("data->>'test_clock' = %s", (call.params["test_clock"],)))
-        query = ListQuery(
-            "objects",
+        query = object_list(
+            "customer",
             "customer",
             "/v1/customers",
-            scope=(Filter("object = %s", ("customer",)),),
-            filters=tuple(filters),
+            call.params,
+            fields=("email", "test_clock"),
+            extra=(Filter("NOT deleted"),),
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

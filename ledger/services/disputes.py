@@ -20,7 +20,7 @@ from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
-from ledger.services.queries import Filter, ListQuery, created_filters
+from ledger.services.queries import object_list
 from ledger.services.runner import JSON, Command, UnitOfWork
 
 __all__ = ["DisputesService"]
@@ -80,16 +80,8 @@ class DisputesService(Service):
         """List disputes, newest first; filters `charge`, `payment_intent`, `created`."""
         original = dict(params)
         call = self._begin("GET /v1/disputes", params)
-        filters = list(created_filters(call.params.get("created")))
-        for name in ("charge", "payment_intent"):
-            if name in call.params:
-                filters.append(Filter(f"data->>'{name}' = %s", (call.params[name],)))
-        query = ListQuery(
-            "objects",
-            _KIND,
-            "/v1/disputes",
-            scope=(Filter("object = %s", ("dispute",)),),
-            filters=tuple(filters),
+        query = object_list(
+            "dispute", _KIND, "/v1/disputes", call.params, fields=("charge", "payment_intent")
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

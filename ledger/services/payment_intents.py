@@ -23,7 +23,7 @@ from ledger.processor import Authorization
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.payment_methods import attach_payment_method, resolve_payment_method
-from ledger.services.queries import Filter, ListQuery, created_filters, fetch_object
+from ledger.services.queries import fetch_object, object_list
 from ledger.services.runner import JSON, Engine, Failed, UnitOfWork
 
 __all__ = ["PaymentIntentsService", "load_intent", "record_attempt"]
@@ -275,14 +275,7 @@ class PaymentIntentsService(Service):
         """List PaymentIntents, newest first; filters `customer`, `created`."""
         original = dict(params)
         call = self._begin("GET /v1/payment_intents", params)
-        filters = list(created_filters(call.params.get("created")))
-        if "customer" in call.params:
-            filters.append(Filter("data->>'customer' = %s", (call.params["customer"],)))
-        query = ListQuery(
-            "objects",
-            _KIND,
-            "/v1/payment_intents",
-            scope=(Filter("object = %s", ("payment_intent",)),),
-            filters=tuple(filters),
+        query = object_list(
+            "payment_intent", _KIND, "/v1/payment_intents", call.params, fields=("customer",)
         )
         return self._list(call, query, original, lambda p: self.list(**p))

@@ -20,7 +20,7 @@ from ledger.errors import LedgerError, resource_missing
 from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
-from ledger.services.queries import Filter, ListQuery, fetch_object
+from ledger.services.queries import fetch_object, object_list
 from ledger.services.runner import JSON, UnitOfWork
 
 __all__ = [
@@ -225,19 +225,11 @@ class PaymentMethodsService(Service):
         """List the account's PaymentMethods, newest first; filters `customer`, `type`."""
         original = dict(params)
         call = self._begin("GET /v1/payment_methods", params)
-        filters: list[Filter] = []
         customer = call.params.get("customer")
         if customer is not None:
             self._require_customer(call, customer)
-            filters.append(Filter("data->>'customer' = %s", (customer,)))
-        if "type" in call.params:
-            filters.append(Filter("data->>'type' = %s", (call.params["type"],)))
-        query = ListQuery(
-            "objects",
-            _KIND,
-            "/v1/payment_methods",
-            scope=(Filter("object = %s", ("payment_method",)),),
-            filters=tuple(filters),
+        query = object_list(
+            "payment_method", _KIND, "/v1/payment_methods", call.params, fields=("customer", "type")
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

@@ -13,7 +13,7 @@ from ledger import limits
 from ledger.domain.rules import reject, reject_if
 from ledger.errors import resource_missing
 
-__all__ = ["Filter", "ListQuery", "created_filters", "fetch_object", "list_page"]
+__all__ = ["Filter", "ListQuery", "created_filters", "fetch_object", "list_page", "object_list"]
 
 JSON = dict[str, Any]
 
@@ -118,3 +118,22 @@ def list_page(
     if backward:
         items = list(reversed(items))
     return {"object": "list", "data": list(items), "has_more": has_more, "url": query.url}
+
+
+def object_list(
+    object_name: str,
+    kind: str,
+    url: str,
+    params: JSON,
+    fields: tuple[str, ...] = (),
+    extra: tuple[Filter, ...] = (),
+) -> ListQuery:
+    """A list of objects of one type: the `created` filter, exact filters on the Stripe
+    fields named in `fields` that `params` gives, and `extra` conditions."""
+    filters = [*created_filters(params.get("created")), *extra]
+    filters += [
+        Filter(f"data->>'{name}' = %s", (params[name],)) for name in fields if name in params
+    ]
+    return ListQuery(
+        "objects", kind, url, scope=(Filter("object = %s", (object_name,)),), filters=tuple(filters)
+    )

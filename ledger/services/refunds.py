@@ -24,7 +24,7 @@ from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
-from ledger.services.queries import Filter, ListQuery, created_filters
+from ledger.services.queries import object_list
 from ledger.services.runner import JSON, Command, UnitOfWork
 
 __all__ = ["RefundsService", "load_charge_dispute"]
@@ -154,16 +154,8 @@ class RefundsService(Service):
         """List refunds, newest first; filters `charge`, `payment_intent`, `created`."""
         original = dict(params)
         call = self._begin("GET /v1/refunds", params)
-        filters = list(created_filters(call.params.get("created")))
-        for name in ("charge", "payment_intent"):
-            if name in call.params:
-                filters.append(Filter(f"data->>'{name}' = %s", (call.params[name],)))
-        query = ListQuery(
-            "objects",
-            _KIND,
-            "/v1/refunds",
-            scope=(Filter("object = %s", ("refund",)),),
-            filters=tuple(filters),
+        query = object_list(
+            "refund", _KIND, "/v1/refunds", call.params, fields=("charge", "payment_intent")
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 

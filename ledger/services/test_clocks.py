@@ -13,7 +13,7 @@ from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.due import run_due
-from ledger.services.queries import Filter, ListQuery
+from ledger.services.queries import Filter, object_list
 from ledger.services.runner import JSON, Command, UnitOfWork
 
 __all__ = ["TestClocksService"]
@@ -58,12 +58,12 @@ class TestClocksService(Service):
         """List test clocks, newest first."""
         original = dict(params)
         call = self._begin("GET /v1/test_helpers/test_clocks", params)
-        query = ListQuery(
-            "objects",
+        query = object_list(
+            _OBJECT,
             _KIND,
             "/v1/test_helpers/test_clocks",
-            scope=(Filter("object = %s", (_OBJECT,)),),
-            filters=(Filter("NOT deleted"),),
+            call.params,
+            extra=(Filter("NOT deleted"),),
         )
         return self._list(call, query, original, lambda p: self.list(**p))
 
