@@ -6,12 +6,7 @@ temporary tables with the live tables' names: PostgreSQL resolves unqualified na
 session's temporary schema first, so the ordinary projection code fills them, unchanged, and
 memory stays flat however long the log is (the state lives in the database, not in Python).
 
-Invariants checked on the live data:
-- every money movement's postings sum to zero per currency, and so do all postings;
-- per account and currency, available + pending = Σ net of balance transactions, and each
-  bucket equals the Σ net of the balance transactions in that status;
-- a charge's amount_refunded = Σ of its refunds (plus the uncaptured part it released);
-- nothing was captured above what was authorized.
+The invariants it checks on the live data are in `ledger.invariants`.
 """
 
 from __future__ import annotations
@@ -23,6 +18,7 @@ from typing import Any
 import psycopg
 
 from ledger import limits
+from ledger.invariants import INVARIANT_CHECKS, Discrepancy, check_invariants
 from ledger.projections.objects import ProjectionCache
 from ledger.projections.registry import apply_all, projection_tables
 from ledger.store.events import iter_visible
@@ -30,16 +26,6 @@ from ledger.store.events import iter_visible
 __all__ = ["AuditReport", "Discrepancy", "run_audit"]
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Discrepancy:
-    """One thing the audit found wrong."""
-
-    check: str
-    detail: str
-    account_id: str | None = None
-    object_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +64,7 @@ def run_audit(
             events_total = int(total[0]) if total else 0
             row = cur.execute("SELECT current_schema()").fetchone()
             live = sql_identifier(str(row[0]) if row else "public")
-            findings += _check_invariants(cur, live)
+            findings += check_invariants(cur, live)
             tables = projection_tables()
             for table in tables:
                 cur.execute(
@@ -95,13 +81,7 @@ def run_audit(
                 findings += _compare(cur, table, live)
     finally:
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-    checks = (
-        "replay",
-        "postings_balanced",
-        "balances_match_transactions",
-        "refunds_match_charges",
-        "captured_within_authorized",
-    )
+    checks = ("replay", *INVARIANT_CHECKS)
     return AuditReport(events_replayed=replayed, discrepancies=findings, checks=checks)
 
 
@@ -124,107 +104,3 @@ def _compare(cur: psycopg.Cursor[Any], table: str, live: str) -> list[Discrepanc
         Discrepancy("replay", f"{table}: row {tuple(row[1:])} is {row[0]}", row[1], str(row[2]))
         for row in rows
     ]
-
-
-def _check_invariants(cur: psycopg.Cursor[Any], live: str) -> list[Discrepancy]:
-    findings: list[Discrepancy] = []
-    for currency, total in cur.execute(
-        f"SELECT currency, sum(amount) FROM {live}.postings GROUP BY currency "
-        "HAVING sum(amount) <> 0"
-    ).fetchall():
-        findings.append(
-            Discrepancy("postings_balanced", f"all postings in {currency} sum to {total}, not 0")
-        )
-    for account_id, position, stream_id, currency, total in cur.execute(
-        "SELECT account_id, position, min(stream_id), currency, sum(amount) "
-        f"FROM {live}.postings GROUP BY account_id, position, currency HAVING sum(amount) <> 0 "
-        "ORDER BY position LIMIT %s",
-        (limits.AUDIT_FINDINGS_MAX,),
-    ).fetchall():
-        findings.append(
-            Discrepancy(
-                "postings_balanced",
-                f"the postings of log position {position} in {currency} sum to {total}, not 0",
-                account_id,
-                stream_id,
-            )
-        )
-    for account_id, currency, bucket, balance, transactions in cur.execute(
-        f"""
-        WITH b AS (SELECT account_id, currency, bucket, sum(amount) AS amount
-                   FROM {live}.balances GROUP BY 1, 2, 3),
-             t AS (SELECT account_id, data->>'currency' AS currency,
-                          data->>'status' AS bucket, sum((data->>'net')::bigint) AS amount
-                   FROM {live}.objects WHERE object = 'balance_transaction' GROUP BY 1, 2, 3)
-        SELECT coalesce(b.account_id, t.account_id), coalesce(b.currency, t.currency),
-               coalesce(b.bucket, t.bucket), coalesce(b.amount, 0), coalesce(t.amount, 0)
-        FROM b FULL JOIN t USING (account_id, currency, bucket)
-        WHERE coalesce(b.amount, 0) <> coalesce(t.amount, 0)
-        ORDER BY 1, 2, 3 LIMIT %s
-        """,
-        (limits.AUDIT_FINDINGS_MAX,),
-    ).fetchall():
-        findings.append(
-            Discrepancy(
-                "balances_match_transactions",
-                f"{bucket} {currency} balance is {balance} but its balance transactions net "
-                f"{transactions}",
-                account_id,
-            )
-        )
-    for account_id, charge_id, refunded, expected in cur.execute(
-        f"""
-        SELECT c.account_id, c.id, (c.data->>'amount_refunded')::bigint,
-               coalesce(r.amount, 0) + CASE
-                   WHEN (c.data->>'captured')::boolean
-                   THEN (c.data->>'amount')::bigint - (c.data->>'amount_captured')::bigint
-                   WHEN (c.data->>'refunded')::boolean THEN (c.data->>'amount')::bigint
-                   ELSE 0 END
-        FROM {live}.objects c
-        LEFT JOIN (SELECT account_id, data->>'charge' AS charge,
-                          sum((data->>'amount')::bigint) AS amount
-                   FROM {live}.objects WHERE object = 'refund'
-                     AND data->>'status' IN ('succeeded', 'pending', 'requires_action')
-                   GROUP BY 1, 2) r ON r.account_id = c.account_id AND r.charge = c.id
-        WHERE c.object = 'charge' AND c.data->>'status' = 'succeeded'
-          AND (c.data->>'amount_refunded')::bigint <> coalesce(r.amount, 0) + CASE
-                   WHEN (c.data->>'captured')::boolean
-                   THEN (c.data->>'amount')::bigint - (c.data->>'amount_captured')::bigint
-                   WHEN (c.data->>'refunded')::boolean THEN (c.data->>'amount')::bigint
-                   ELSE 0 END
-        ORDER BY 1, 2 LIMIT %s
-        """,
-        (limits.AUDIT_FINDINGS_MAX,),
-    ).fetchall():
-        findings.append(
-            Discrepancy(
-                "refunds_match_charges",
-                f"amount_refunded is {refunded} but its refunds and releases add up to {expected}",
-                account_id,
-                charge_id,
-            )
-        )
-    for account_id, object_id, object_name, taken, allowed in cur.execute(
-        f"""
-        SELECT account_id, id, object,
-               CASE object WHEN 'charge' THEN (data->>'amount_captured')::bigint
-                           ELSE (data->>'amount_received')::bigint END,
-               (data->>'amount')::bigint
-        FROM {live}.objects
-        WHERE (object = 'charge' AND (data->>'amount_captured')::bigint
-                                      > (data->>'amount')::bigint)
-           OR (object = 'payment_intent' AND (data->>'amount_received')::bigint
-                                      > (data->>'amount')::bigint)
-        ORDER BY 1, 2 LIMIT %s
-        """,
-        (limits.AUDIT_FINDINGS_MAX,),
-    ).fetchall():
-        findings.append(
-            Discrepancy(
-                "captured_within_authorized",
-                f"{object_name} took {taken} of an authorized {allowed}",
-                account_id,
-                object_id,
-            )
-        )
-    return findings
