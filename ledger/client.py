@@ -16,6 +16,8 @@ from ledger.processor import Processor, SimulatedProcessor
 from ledger.projections.rebuild import RebuildReport
 from ledger.projections.rebuild import rebuild as rebuild_projections
 from ledger.projections.registry import PROJECTIONS_VERSION
+from ledger.services.accounts import AccountsService
+from ledger.services.application_fees import ApplicationFeesService
 from ledger.services.balance import BalanceService, BalanceTransactionsService
 from ledger.services.charges import ChargesService
 from ledger.services.customers import CustomersService
@@ -24,9 +26,12 @@ from ledger.services.due import run_due
 from ledger.services.events import EventsService
 from ledger.services.payment_intents import PaymentIntentsService
 from ledger.services.payment_methods import PaymentMethodsService
+from ledger.services.payouts import PayoutsService
 from ledger.services.refunds import RefundsService
 from ledger.services.runner import Engine
 from ledger.services.test_helpers import TestHelpersService
+from ledger.services.topups import TopupsService
+from ledger.services.transfers import TransfersService
 from ledger.store.events import START, LogPosition, RecordedEvent, read_all
 
 __all__ = ["Ledger"]
@@ -98,6 +103,11 @@ class Ledger:
         self.payment_methods = PaymentMethodsService(self._engine)
         self.refunds = RefundsService(self._engine)
         self.disputes = DisputesService(self._engine)
+        self.accounts = AccountsService(self._engine)
+        self.payouts = PayoutsService(self._engine)
+        self.transfers = TransfersService(self._engine)
+        self.application_fees = ApplicationFeesService(self._engine)
+        self.topups = TopupsService(self._engine)
 
     @classmethod
     def open(

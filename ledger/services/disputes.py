@@ -119,6 +119,8 @@ def _open_dispute(item: DueItem) -> Command:
             return {}  # opened by an earlier run
         if charge.data["disputed"] or charge.data["refunded"]:
             return {}
+        # A dispute takes its amount and fee out of the balance (it may go below zero).
+        uow.lock_balance(uow.ctx.account_id, charge.data["currency"])
         for stream_id, events in domain.decide_open(charge, _context(uow, new_id("du"))):
             uow.append(stream_id, events)
         return {}

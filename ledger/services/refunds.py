@@ -101,6 +101,8 @@ class RefundsService(Service):
             p = call.params
             _refuse_unsupported(p)  # in the command, so the error has a request id
             charge, param = _target(uow, p)
+            # A refund takes its amount out of the balance (it may go below zero).
+            uow.lock_balance(uow.ctx.account_id, charge.data["currency"])
             ctx = domain.RefundContext(
                 account_id=uow.ctx.account_id,
                 refund_id=new_id("re"),

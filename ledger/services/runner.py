@@ -32,7 +32,7 @@ from ledger.projections.objects import Loaded, ProjectionCache, load_states
 from ledger.projections.registry import apply_all
 from ledger.resources.expand import expand
 from ledger.store import idempotency
-from ledger.store.events import ConcurrencyConflict, NewEvent, append
+from ledger.store.events import ConcurrencyConflict, NewEvent, RecordedEvent, append
 
 __all__ = ["Engine", "Failed", "RequestContext", "UnitOfWork", "run_command"]
 
@@ -40,6 +40,8 @@ JSON = dict[str, Any]
 
 # pg_advisory_xact_lock(space, hash) key space of the per-stream append locks.
 _STREAM_LOCK_SPACE = 0x1ED6E6
+# ... and of the per-(account, currency) balance locks of debits.
+_BALANCE_LOCK_SPACE = 0x1ED6E7
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,42 +74,90 @@ class Failed:
 
 @dataclass
 class UnitOfWork:
-    """The command's view of the store inside its transaction."""
+    """The command's view of the store inside its transaction.
+
+    Objects and appends are in the request's account unless `account_id` names another: a
+    transfer writes to the platform and to the connected account in one transaction.
+    """
 
     cur: psycopg.Cursor[Any]
     ctx: RequestContext
     cache: ProjectionCache
     pricing: Pricing = DEFAULT_PRICING
-    pending: list[tuple[str, DomainEvent]] = field(default_factory=list)
-    locked: set[str] = field(default_factory=set)
+    pending: list[tuple[str, str, DomainEvent]] = field(default_factory=list)
+    locked: set[tuple[str, str]] = field(default_factory=set)
+    locked_balances: set[tuple[str, str]] = field(default_factory=set)
 
-    def find(self, object_id: str) -> Loaded:
-        """The object with this id in the request's account (state None if there is none)."""
-        key = (self.ctx.account_id, object_id)
+    @property
+    def platform_account_id(self) -> str:
+        return self.cache.platform_account_id
+
+    def find(self, object_id: str, account_id: str | None = None) -> Loaded:
+        """The object with this id in the account (state None if there is none)."""
+        key = (account_id or self.ctx.account_id, object_id)
         load_states(self.cur, self.cache, [key])
         return self.cache.loaded[key]
 
-    def get(self, object_id: str, object_name: str, kind: str, param: str = "id") -> State:
+    def get(
+        self,
+        object_id: str,
+        object_name: str,
+        kind: str,
+        param: str = "id",
+        *,
+        account_id: str | None = None,
+    ) -> State:
         """A live object of type `object_name`, or Stripe's 404 naming `kind` and `param`."""
-        state = self.find(object_id).state
+        state = self.find(object_id, account_id).state
         if state is None or state.deleted or state.data.get("object") != object_name:
             raise resource_missing(kind, object_id, param)
         return state
 
-    def append(self, stream_id: str, events: list[DomainEvent]) -> None:
+    def append(
+        self, stream_id: str, events: list[DomainEvent], *, account_id: str | None = None
+    ) -> None:
         """Queue `events` on `stream_id`; they follow the version this command loaded."""
-        self.pending.extend((stream_id, event) for event in events)
+        account = account_id or self.ctx.account_id
+        self.pending.extend((account, stream_id, event) for event in events)
 
-    def lock_streams(self, stream_ids: Iterable[str]) -> None:
-        """Hold the append lock of each stream until commit, taken in sorted order."""
-        wanted = sorted(set(stream_ids) - self.locked)
+    def lock_streams(self, streams: Iterable[tuple[str, str]]) -> None:
+        """Hold the append lock of each (account, stream) until commit, in sorted order."""
+        wanted = sorted(set(streams) - self.locked)
         if not wanted:
             return
         self.cur.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || '/' || s)) FROM unnest(%s::text[]) s",
-            (_STREAM_LOCK_SPACE, self.ctx.account_id, wanted),
+            "SELECT pg_advisory_xact_lock(%s, hashtext(a || '/' || s)) "
+            "FROM unnest(%s::text[], %s::text[]) AS k(a, s)",
+            (_STREAM_LOCK_SPACE, [a for a, _ in wanted], [s for _, s in wanted]),
         )
         self.locked.update(wanted)
+
+    def lock_balance(self, account_id: str, currency: str) -> None:
+        """Hold the lock on the account's balance in `currency` until commit.
+
+        Every command that takes money out of a balance takes it before its first flush and
+        before reading the balance: debits of one balance then happen one after another, so a
+        check of the available balance stays true until the command commits, and the log's
+        order of debits is the order in which they were checked.
+        """
+        key = (account_id, currency)
+        if key in self.locked_balances:
+            return
+        self.cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || '/' || %s))",
+            (_BALANCE_LOCK_SPACE, account_id, currency),
+        )
+        self.locked_balances.add(key)
+
+    def available_balance(self, account_id: str, currency: str) -> int:
+        """The account's available balance in `currency`, with this command's own appends."""
+        self.flush()
+        row = self.cur.execute(
+            "SELECT coalesce(sum(amount), 0) FROM balances "
+            "WHERE account_id = %s AND currency = %s AND bucket = 'available'",
+            (account_id, currency),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def flush(self) -> None:
         """Append the queued events and apply them to the projections, in this transaction."""
@@ -115,21 +165,30 @@ class UnitOfWork:
             return
         # One query loads every stream this command appends to without having read it (most
         # often objects it has just created), for their versions.
-        account_id = self.ctx.account_id
-        load_states(self.cur, self.cache, ((account_id, stream) for stream, _ in self.pending))
-        versions: dict[str, int] = {}
-        new_events = []
-        for stream_id, event in self.pending:
-            version = versions.get(stream_id)
+        load_states(
+            self.cur, self.cache, ((account, stream) for account, stream, _ in self.pending)
+        )
+        versions: dict[tuple[str, str], int] = {}
+        by_account: dict[str, list[NewEvent]] = {}
+        for account, stream_id, event in self.pending:
+            key = (account, stream_id)
+            version = versions.get(key)
             if version is None:
-                version = self.cache.loaded[(account_id, stream_id)].stream_version
-            versions[stream_id] = version + 1
-            new_events.append(NewEvent(stream_id, version + 1, event))
+                version = self.cache.loaded[key].stream_version
+            versions[key] = version + 1
+            by_account.setdefault(account, []).append(NewEvent(stream_id, version + 1, event))
         # Appends to existing streams wait for a retry that holds the stream's lock (see
         # run_command); a new stream's first version can only race another creator of its id.
-        self.lock_streams(new.stream_id for new in new_events if new.stream_version > 1)
+        self.lock_streams(
+            (account, new.stream_id)
+            for account, new_events in by_account.items()
+            for new in new_events
+            if new.stream_version > 1
+        )
         metadata = {"request_id": self.ctx.request_id, "idempotency_key": self.ctx.idempotency_key}
-        recorded = append(self.cur, account_id, new_events, metadata, self.ctx.now)
+        recorded: list[RecordedEvent] = []
+        for account, new_events in by_account.items():
+            recorded += append(self.cur, account, new_events, metadata, self.ctx.now)
         self.pending = []
         apply_all(self.cur, recorded, self.cache)
 
@@ -154,6 +213,14 @@ class UnitOfWork:
 Command = Callable[[UnitOfWork], "JSON | Failed"]
 
 
+@dataclass(slots=True)
+class _Contended:
+    """What a command's earlier attempts lost races on: its retry locks these first."""
+
+    streams: set[tuple[str, str]] = field(default_factory=set)
+    balances: set[tuple[str, str]] = field(default_factory=set)
+
+
 def request_hash(operation: str, params: JSON) -> str:
     """A stable digest of what was asked, to tell a replay from a different request."""
     canonical = orjson.dumps(
@@ -176,7 +243,7 @@ def run_command(
     A Failed outcome is committed and its error raised after the commit.
     """
     digest = request_hash(operation, params | {"expand": expand_paths})
-    contended: set[str] = set()
+    contended = _Contended()
     for attempt in range(limits.COMMAND_RETRIES_MAX):
         try:
             return _attempt(engine, ctx, operation, digest, expand_paths, command, contended)
@@ -200,7 +267,7 @@ def _attempt(
     digest: str,
     expand_paths: list[str],
     command: Command,
-    contended: set[str],
+    contended: _Contended,
 ) -> tuple[int, JSON, bool]:
     with engine.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         key = ctx.idempotency_key
@@ -216,12 +283,16 @@ def _attempt(
         # A retry locks the streams it lost a race on before reading them: it then reads their
         # latest version and no one can append to them before it commits, so under contention
         # writers queue instead of losing the race until the retries run out.
-        uow.lock_streams(contended)
+        # Balances first: every command takes its balance locks before its stream locks.
+        for account_id, currency in sorted(contended.balances):
+            uow.lock_balance(account_id, currency)
+        uow.lock_streams(contended.streams)
         try:
             outcome = command(uow)
             uow.flush()
         except ConcurrencyConflict:
-            contended.update(stream_id for stream_id, _ in uow.pending)
+            contended.streams.update((account, stream) for account, stream, _ in uow.pending)
+            contended.balances.update(uow.locked_balances)
             raise
         if isinstance(outcome, Failed):
             # Stamp the request id first: a replay must show the original request's log url.
