@@ -16,11 +16,15 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "AVAILABLE",
+    "BOOK_BANK",
+    "BOOK_CONNECT",
     "BOOK_NETWORK",
     "BOOK_STRIPE",
     "CARD_NETWORK",
     "FEES",
+    "PAYOUTS",
     "PENDING",
+    "TOPUPS",
     "Posting",
     "assert_balanced",
     "imbalances",
@@ -29,12 +33,19 @@ __all__ = [
 # Books outside the Stripe accounts.
 BOOK_NETWORK: Final = "network"
 BOOK_STRIPE: Final = "stripe"
+BOOK_BANK: Final = "bank"  # banks and cards that payouts go to and top-ups come from
+# Money in transit between two Stripe accounts (transfers, application fees): each linking
+# object (tr_…, fee_…) has its own ledger account in this book, which sums to zero once both
+# sides are booked.
+BOOK_CONNECT: Final = "connect"
 
 # Ledger accounts.
 AVAILABLE: Final = "available"  # an account's available balance
 PENDING: Final = "pending"  # an account's pending balance
 CARD_NETWORK: Final = "card"  # money in flight to or from the card networks
 FEES: Final = "fees"  # Stripe's fee revenue
+PAYOUTS: Final = "payouts"  # money paid out to (or returned from) external accounts
+TOPUPS: Final = "topups"  # money pulled in from a bank account by a top-up
 
 BALANCE_ACCOUNTS: Final = frozenset({AVAILABLE, PENDING})
 
