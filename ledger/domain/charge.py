@@ -42,6 +42,7 @@ __all__ = [
     "ChargeDisputed",
     "ChargeRefundFailed",
     "ChargeRefunded",
+    "ChargeTransferred",
     "ChargeUpdated",
     "calculated_statement_descriptor",
     "charge_balance_transaction",
@@ -53,6 +54,7 @@ __all__ = [
     "evolve",
     "shipping_json",
     "stripe_events",
+    "transferred_amount",
 ]
 
 # "Uncaptured payments expire a set number of days after they are created (7 by default)"
@@ -121,6 +123,19 @@ class ChargeDisputed(DomainEvent):
 
     event_type = "charge.disputed"
     dispute: str
+
+
+class ChargeTransferred(DomainEvent):
+    """A transfer of `amount` was made from this charge's funds (`source_transaction`)."""
+
+    event_type = "charge.transferred"
+    transfer: str
+    amount: int
+
+
+def transferred_amount(charge: State) -> int:
+    """How much transfers with this charge as `source_transaction` have moved so far."""
+    return int(charge.internal.get("transferred_amount", 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +503,10 @@ def evolve(state: State | None, event: DomainEvent) -> State:
             assert state.data["captured"] and not state.data["disputed"]
             internal = state.internal | {"dispute_due": False, "dispute_id": dispute}
             return State(data=state.data | {"disputed": True}, internal=internal)
+        case ChargeTransferred(amount=amount):
+            assert state is not None and state.data["captured"]
+            internal = state.internal | {"transferred_amount": transferred_amount(state) + amount}
+            return State(data=state.data, internal=internal)
     raise AssertionError(f"charge cannot apply {event.event_type}")
 
 
@@ -514,8 +533,8 @@ def stripe_events(before: State | None, after: State, event: DomainEvent) -> lis
             assert before is not None
             previous = diff_previous(before.data, after.data)
             return [StripeEventSpec("charge.refunded", after.data, previous)]
-        case ChargeRefundFailed() | ChargeDisputed():
-            # Stripe announces these with the refund's and the dispute's own events.
+        case ChargeRefundFailed() | ChargeDisputed() | ChargeTransferred():
+            # Stripe announces these with the refund's, dispute's and transfer's own events.
             return []
     raise AssertionError(f"charge cannot apply {event.event_type}")
 

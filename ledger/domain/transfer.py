@@ -1,0 +1,435 @@
+"""Transfers (`tr_…`) from the platform to a connected account, and their reversals (`trr_…`).
+
+A transfer is two balance transactions booked in one command: `transfer` (-amount) in the
+platform and `payment` (+amount) in the connected account, whose payment (`py_…`) shows it.
+Both post against the transfer's own in-transit ledger account (book `connect`, account
+`tr_…`), which therefore sums to zero: what left one account arrived in the other. A reversal
+does the opposite with `transfer_refund` and `payment_refund` transactions on the same
+in-transit account.
+
+Funds follow the transfer's source: a transfer from the available balance is available on both
+sides at once; a transfer tied to a charge (`source_transaction`, or a destination charge) is
+pending on both sides until that charge's funds become available. A reversal follows the
+transfer: pending while the transfer's funds are, available otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from ledger.domain.aggregate import (
+    JSON,
+    Aggregate,
+    State,
+    StripeEventSpec,
+    diff_previous,
+    register,
+)
+from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
+from ledger.domain.destination_payment import (
+    DestinationPaymentCreated,
+    DestinationPaymentRefunded,
+    PaymentRefundCreated,
+    destination_payment_json,
+    payment_refund_json,
+)
+from ledger.domain.events import DomainEvent
+from ledger.domain.postings import BOOK_CONNECT
+from ledger.domain.rules import apply_metadata, reject, reject_if
+from ledger.money import currency, format_amount
+
+__all__ = [
+    "REVERSALS_SHOWN_MAX",
+    "AccountAppends",
+    "ReversalContext",
+    "TransferContext",
+    "TransferCreated",
+    "TransferReversalCreated",
+    "TransferReversalUpdated",
+    "TransferReversed",
+    "TransferUpdated",
+    "check_reversible",
+    "decide_create",
+    "decide_reversal_update",
+    "decide_reverse",
+    "decide_update",
+    "reversal_remaining",
+]
+
+# A transfer's JSON embeds its newest reversals, as Stripe's list of 10 does.
+REVERSALS_SHOWN_MAX: Final = 10
+
+# (account, stream, events): a transfer writes to two accounts.
+AccountAppends = list[tuple[str, str, list[DomainEvent]]]
+
+
+class TransferCreated(DomainEvent):
+    event_type = "transfer.created"
+    transfer: JSON
+    internal: JSON
+
+
+class TransferUpdated(DomainEvent):
+    event_type = "transfer.updated"
+    changes: JSON
+
+
+class TransferReversed(DomainEvent):
+    """A reversal of the transfer was made (its JSON, as the transfer embeds it)."""
+
+    event_type = "transfer.reversed"
+    reversal: JSON
+
+
+class TransferReversalCreated(DomainEvent):
+    event_type = "transfer_reversal.created"
+    reversal: JSON
+
+
+class TransferReversalUpdated(DomainEvent):
+    """A reversal's metadata changed; the same event refreshes the transfer's embedded copy."""
+
+    event_type = "transfer_reversal.updated"
+    reversal: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class TransferContext:
+    """What a new transfer needs besides its params: accounts, ids, time and funds timing."""
+
+    platform_account_id: str
+    destination_account_id: str
+    transfer_id: str
+    platform_txn_id: str
+    payment_id: str
+    payment_txn_id: str
+    created: int
+    # When the funds become available: `created` for a transfer from the available balance,
+    # the source charge's `available_on` for a transfer tied to a charge.
+    available_on: int
+
+
+# -- create and update -----------------------------------------------------------------------
+
+
+def _booking(
+    *,
+    account_id: str,
+    txn_id: str,
+    type: str,
+    amount: int,
+    money: str,
+    created: int,
+    available_on: int,
+    source: str,
+    transfer_id: str,
+    fee_details: list[JSON] | None = None,
+    description: str | None = None,
+) -> BalanceTransactionCreated:
+    return new_balance_transaction(
+        txn_id=txn_id,
+        account_id=account_id,
+        type=type,
+        amount=amount,
+        currency=money,
+        fee_details=fee_details or [],
+        created=created,
+        available_on=available_on,
+        source=source,
+        description=description,
+        counterparty=(BOOK_CONNECT, transfer_id),
+    )
+
+
+def decide_create(
+    params: Mapping[str, object], ctx: TransferContext, *, source_charge: JSON | None
+) -> AccountAppends:
+    """Move `params["amount"]` from the platform to the connected account: every stream's events.
+
+    The caller has checked the destination and, for a transfer from the available balance, that
+    the balance covers it.
+    """
+    amount = int(str(params["amount"]))
+    money = str(params["currency"]).lower()
+    transfer_group = params.get("transfer_group")
+    if transfer_group is None and source_charge is not None:
+        transfer_group = source_charge.get("transfer_group")
+    transfer: JSON = {
+        "id": ctx.transfer_id,
+        "object": "transfer",
+        "amount": amount,
+        "amount_reversed": 0,
+        "balance_transaction": ctx.platform_txn_id,
+        "created": ctx.created,
+        "currency": money,
+        "description": params.get("description"),
+        "destination": ctx.destination_account_id,
+        "destination_payment": ctx.payment_id,
+        "livemode": False,
+        "metadata": apply_metadata({}, params.get("metadata") or {}),  # type: ignore[arg-type]
+        "reversals": _reversals_list(ctx.transfer_id, []),
+        "reversed": False,
+        "source_transaction": None if source_charge is None else source_charge["id"],
+        "source_type": str(params.get("source_type") or "card"),
+        "transfer_group": transfer_group,
+    }
+    platform_txn = _booking(
+        account_id=ctx.platform_account_id,
+        txn_id=ctx.platform_txn_id,
+        type="transfer",
+        amount=-amount,
+        money=money,
+        source=ctx.transfer_id,
+        transfer_id=ctx.transfer_id,
+        created=ctx.created,
+        available_on=ctx.available_on,
+    )
+    payment_txn = _booking(
+        account_id=ctx.destination_account_id,
+        txn_id=ctx.payment_txn_id,
+        type="payment",
+        amount=amount,
+        money=money,
+        source=ctx.payment_id,
+        transfer_id=ctx.transfer_id,
+        created=ctx.created,
+        available_on=ctx.available_on,
+    )
+    payment = destination_payment_json(
+        payment_id=ctx.payment_id,
+        amount=amount,
+        currency=money,
+        created=ctx.created,
+        balance_transaction=ctx.payment_txn_id,
+        transfer_id=ctx.transfer_id,
+        transfer_group=transfer_group if isinstance(transfer_group, str) else None,
+    )
+    internal: JSON = {"available_on": ctx.available_on, "reversals": []}
+    platform, connected = ctx.platform_account_id, ctx.destination_account_id
+    return [
+        (platform, ctx.platform_txn_id, [platform_txn]),
+        (platform, ctx.transfer_id, [TransferCreated(transfer=transfer, internal=internal)]),
+        (connected, ctx.payment_txn_id, [payment_txn]),
+        (connected, ctx.payment_id, [DestinationPaymentCreated(payment=payment)]),
+    ]
+
+
+def decide_update(state: State, params: Mapping[str, object]) -> list[DomainEvent]:
+    """Change a transfer's description or metadata."""
+    changes: JSON = {}
+    if "description" in params:
+        changes["description"] = params["description"]
+    if "metadata" in params:
+        changes["metadata"] = apply_metadata(state.data["metadata"], params["metadata"])  # type: ignore[arg-type]
+    changes = {key: value for key, value in changes.items() if state.data[key] != value}
+    return [TransferUpdated(changes=changes)] if changes else []
+
+
+# -- reversals ---------------------------------------------------------------------------------
+
+
+def reversal_remaining(transfer: JSON) -> int:
+    """What is left to reverse."""
+    return int(transfer["amount"]) - int(transfer["amount_reversed"])
+
+
+def check_reversible(state: State, amount: int | None) -> int:
+    """Stripe's refusals for reversing `amount` (None: all that is left); the amount to reverse."""
+    transfer = state.data
+    left = reversal_remaining(transfer)
+    reject_if(
+        left == 0,
+        f"Transfer {transfer['id']} has already been fully reversed.",
+        param="amount" if amount is not None else None,
+    )
+    wanted = left if amount is None else amount
+    reject_if(
+        wanted < 1, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
+    )
+    if wanted > left:
+        money = currency(transfer["currency"])
+        reject(
+            f"Transfer reversal amount ({format_amount(wanted, money)}) is greater than the "
+            f"transfer's remaining amount ({format_amount(left, money)}).",
+            param="amount",
+        )
+    return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalContext:
+    """Ids and time of a new reversal, and the refund that caused it (if any)."""
+
+    platform_account_id: str
+    reversal_id: str
+    platform_txn_id: str
+    payment_refund_id: str
+    payment_refund_txn_id: str
+    created: int
+    source_refund: str | None = None
+    description: str | None = None  # shown on the platform's balance transaction
+
+
+def decide_reverse(
+    state: State, amount: int, params: Mapping[str, object], ctx: ReversalContext
+) -> AccountAppends:
+    """Take `amount` of the transfer back from the connected account: every stream's events."""
+    transfer = state.data
+    money = str(transfer["currency"])
+    platform = ctx.platform_account_id
+    connected = str(transfer["destination"])
+    # The reversal's funds follow the transfer's: pending until the transfer's are available.
+    available_on = max(ctx.created, int(state.internal["available_on"]))
+    reversal: JSON = {
+        "id": ctx.reversal_id,
+        "object": "transfer_reversal",
+        "amount": amount,
+        "balance_transaction": ctx.platform_txn_id,
+        "created": ctx.created,
+        "currency": money,
+        "destination_payment_refund": ctx.payment_refund_id,
+        "metadata": apply_metadata({}, params.get("metadata") or {}),  # type: ignore[arg-type]
+        "source_refund": ctx.source_refund,
+        "transfer": transfer["id"],
+    }
+    platform_txn = _booking(
+        account_id=platform,
+        txn_id=ctx.platform_txn_id,
+        type="transfer_refund",
+        amount=amount,
+        money=money,
+        source=ctx.reversal_id,
+        description=ctx.description,
+        transfer_id=transfer["id"],
+        created=ctx.created,
+        available_on=available_on,
+    )
+    refund_txn = _booking(
+        account_id=connected,
+        txn_id=ctx.payment_refund_txn_id,
+        type="payment_refund",
+        amount=-amount,
+        money=money,
+        source=ctx.payment_refund_id,
+        transfer_id=transfer["id"],
+        created=ctx.created,
+        available_on=available_on,
+    )
+    payment_refund = payment_refund_json(
+        refund_id=ctx.payment_refund_id,
+        payment_id=str(transfer["destination_payment"]),
+        amount=amount,
+        currency=money,
+        created=ctx.created,
+        balance_transaction=ctx.payment_refund_txn_id,
+        reversal_id=ctx.reversal_id,
+    )
+    return [
+        (platform, ctx.platform_txn_id, [platform_txn]),
+        (platform, ctx.reversal_id, [TransferReversalCreated(reversal=reversal)]),
+        (platform, transfer["id"], [TransferReversed(reversal=reversal)]),
+        (connected, ctx.payment_refund_txn_id, [refund_txn]),
+        (connected, ctx.payment_refund_id, [PaymentRefundCreated(refund=payment_refund)]),
+        (
+            connected,
+            str(transfer["destination_payment"]),
+            [DestinationPaymentRefunded(refund=ctx.payment_refund_id, amount=amount)],
+        ),
+    ]
+
+
+def decide_reversal_update(state: State, params: Mapping[str, object]) -> list[DomainEvent]:
+    """Change a reversal's metadata (all Stripe lets an update change)."""
+    if "metadata" not in params:
+        return []
+    metadata = apply_metadata(state.data["metadata"] or {}, params["metadata"])  # type: ignore[arg-type]
+    if metadata == state.data["metadata"]:
+        return []
+    return [TransferReversalUpdated(reversal=state.data | {"metadata": metadata})]
+
+
+# -- evolve and Stripe events ------------------------------------------------------------------
+
+
+def _reversals_list(transfer_id: str, reversals: list[JSON]) -> JSON:
+    return {
+        "object": "list",
+        "data": reversals[:REVERSALS_SHOWN_MAX],
+        "has_more": len(reversals) > REVERSALS_SHOWN_MAX,
+        "total_count": len(reversals),
+        "url": f"/v1/transfers/{transfer_id}/reversals",
+    }
+
+
+def _with_reversals(state: State, reversals: list[JSON], changes: JSON) -> State:
+    data = state.data | changes | {"reversals": _reversals_list(state.data["id"], reversals)}
+    return State(data=data, internal=state.internal | {"reversals": reversals})
+
+
+def _evolve_transfer(state: State | None, event: DomainEvent) -> State:
+    match event:
+        case TransferCreated(transfer=transfer, internal=internal):
+            assert state is None
+            return State(data=transfer, internal=internal)
+        case TransferUpdated(changes=changes):
+            assert state is not None
+            return State(data=state.data | changes, internal=state.internal)
+        case TransferReversed(reversal=reversal):
+            assert state is not None
+            reversed_amount = int(state.data["amount_reversed"]) + int(reversal["amount"])
+            assert reversed_amount <= int(state.data["amount"]), state.data["id"]
+            reversals = [reversal, *state.internal["reversals"]]  # newest first
+            changes = {
+                "amount_reversed": reversed_amount,
+                "reversed": reversed_amount == int(state.data["amount"]),
+            }
+            return _with_reversals(state, reversals, changes)
+        case TransferReversalUpdated(reversal=reversal):
+            assert state is not None
+            reversals = [
+                reversal if item["id"] == reversal["id"] else item
+                for item in state.internal["reversals"]
+            ]
+            return _with_reversals(state, reversals, {})
+    raise AssertionError(f"transfer cannot apply {event.event_type}")
+
+
+def _transfer_events(
+    before: State | None, after: State, event: DomainEvent
+) -> list[StripeEventSpec]:
+    match event:
+        case TransferCreated():
+            return [StripeEventSpec("transfer.created", after.data)]
+        case TransferReversed():
+            return [StripeEventSpec("transfer.reversed", after.data)]
+        case TransferUpdated():
+            assert before is not None
+            previous = diff_previous(before.data, after.data)
+            return [StripeEventSpec("transfer.updated", after.data, previous)]
+    return []
+
+
+def _evolve_reversal(state: State | None, event: DomainEvent) -> State:
+    match event:
+        case TransferReversalCreated(reversal=reversal):
+            assert state is None
+            return State(data=reversal)
+        case TransferReversalUpdated(reversal=reversal):
+            assert state is not None
+            return State(data=reversal, internal=state.internal)
+    raise AssertionError(f"transfer reversal cannot apply {event.event_type}")
+
+
+def _reversal_events(
+    before: State | None, after: State, event: DomainEvent
+) -> list[StripeEventSpec]:
+    # Stripe announces reversals on the transfer (transfer.reversed), not on their own.
+    return []
+
+
+TRANSFER = register(Aggregate("transfer", "tr", _evolve_transfer, _transfer_events))
+TRANSFER_REVERSAL = register(
+    Aggregate("transfer_reversal", "trr", _evolve_reversal, _reversal_events)
+)
