@@ -4,7 +4,12 @@
 - per account and currency, available + pending = Σ net of balance transactions, and each
   bucket equals the Σ net of the balance transactions in that status;
 - a charge's amount_refunded = Σ of its refunds (plus the uncaptured part it released);
-- nothing was captured above what was authorized.
+- nothing was captured above what was authorized;
+- money between accounts arrives whole: every in-transit account (book `connect`: one per
+  transfer and per application fee) sums to zero, and each transfer equals the payment it made
+  in the connected account, reversals included;
+- no payout took more than the available balance at its time: replayed in log order, the
+  available balance is not below zero right after any payout.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ INVARIANT_CHECKS: Final = (
     "balances_match_transactions",
     "refunds_match_charges",
     "captured_within_authorized",
+    "in_transit_settled",
+    "transfers_match_payments",
+    "payouts_within_available",
 )
 
 
@@ -135,6 +143,72 @@ def check_invariants(cur: psycopg.Cursor[Any], live: str) -> list[Discrepancy]:
                 f"{object_name} took {taken} of an authorized {allowed}",
                 account_id,
                 object_id,
+            )
+        )
+    findings += _check_connect(cur, live)
+    return findings
+
+
+def _check_connect(cur: psycopg.Cursor[Any], live: str) -> list[Discrepancy]:
+    findings: list[Discrepancy] = []
+    for ledger_account, currency, total in cur.execute(
+        f"SELECT ledger_account, currency, sum(amount) FROM {live}.postings "
+        "WHERE book = 'connect' GROUP BY 1, 2 HAVING sum(amount) <> 0 ORDER BY 1, 2 LIMIT %s",
+        (limits.AUDIT_FINDINGS_MAX,),
+    ).fetchall():
+        findings.append(
+            Discrepancy(
+                "in_transit_settled",
+                f"{total} {currency} left one account and never arrived in the other",
+                None,
+                ledger_account,
+            )
+        )
+    for account_id, transfer_id, sent, reversed_amount, arrived, refunded in cur.execute(
+        f"""
+        SELECT t.account_id, t.id, (t.data->>'amount')::bigint,
+               (t.data->>'amount_reversed')::bigint, (p.data->>'amount')::bigint,
+               (p.data->>'amount_refunded')::bigint
+        FROM {live}.objects t
+        LEFT JOIN {live}.objects p ON p.account_id = t.data->>'destination'
+                                  AND p.id = t.data->>'destination_payment'
+        WHERE t.object = 'transfer'
+          AND (p.id IS NULL OR (p.data->>'amount')::bigint <> (t.data->>'amount')::bigint
+               OR (p.data->>'amount_refunded')::bigint <> (t.data->>'amount_reversed')::bigint)
+        ORDER BY 1, 2 LIMIT %s
+        """,
+        (limits.AUDIT_FINDINGS_MAX,),
+    ).fetchall():
+        findings.append(
+            Discrepancy(
+                "transfers_match_payments",
+                f"sent {sent} (reversed {reversed_amount}) but the destination payment shows "
+                f"{arrived} (refunded {refunded})",
+                account_id,
+                transfer_id,
+            )
+        )
+    for account_id, txn_id, currency, running in cur.execute(
+        f"""
+        WITH running AS (
+            SELECT account_id, stream_id, currency, ledger_account,
+                   sum(amount) OVER (PARTITION BY account_id, currency
+                                     ORDER BY position, leg ROWS UNBOUNDED PRECEDING) AS balance
+            FROM {live}.postings
+            WHERE book = account_id AND ledger_account = 'available')
+        SELECT r.account_id, r.stream_id, r.currency, r.balance
+        FROM running r JOIN {live}.objects o ON o.account_id = r.account_id AND o.id = r.stream_id
+        WHERE o.object = 'balance_transaction' AND o.data->>'type' = 'payout' AND r.balance < 0
+        ORDER BY 1, 2 LIMIT %s
+        """,
+        (limits.AUDIT_FINDINGS_MAX,),
+    ).fetchall():
+        findings.append(
+            Discrepancy(
+                "payouts_within_available",
+                f"a payout left the available {currency} balance at {running}",
+                account_id,
+                txn_id,
             )
         )
     return findings

@@ -123,6 +123,10 @@ def _make_available(item: DueItem) -> Command:
         state: State | None = uow.find(item.object_id).state
         if state is None or state.data["status"] != "pending":
             return {}
+        if state.data["net"] < 0:
+            # Funds that leave as they become available (a transfer of a charge's funds) are a
+            # debit of the available balance: serialized with the others (see funds.py).
+            uow.lock_balance(uow.ctx.account_id, state.data["currency"])
         uow.append(item.object_id, domain.decide_available(state, uow.ctx.account_id))
         return {}
 

@@ -113,11 +113,15 @@ def book_transfer(
     if source_charge is None:
         require_available(uow, platform, money, amount, param="amount")
         funds_on = now
-    elif available_on is not None:
-        funds_on = available_on
     else:
-        txn = uow.get(source_charge.data["balance_transaction"], "balance_transaction", "txn")
-        funds_on = max(now, int(txn.data["available_on"]))
+        # Not checked against the balance, but a debit all the same: serialized with the others.
+        uow.lock_balance(platform, money)
+        if available_on is not None:
+            funds_on = available_on
+        else:
+            txn_id = source_charge.data["balance_transaction"]
+            txn = uow.get(txn_id, "balance_transaction", "balance transaction")
+            funds_on = max(now, int(txn.data["available_on"]))
     ctx = domain.TransferContext(
         platform_account_id=platform,
         destination_account_id=destination,

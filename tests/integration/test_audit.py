@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 from ledger import FrozenClock, Ledger
 from ledger.cli import main
 from ledger.domain.balance_transaction import new_balance_transaction
+from ledger.domain.postings import BOOK_BANK, BOOK_CONNECT, PAYOUTS
 from ledger.money import DEFAULT_PRICING, available_on, currency
 from ledger.services.runner import JSON, RequestContext, UnitOfWork, run_command
 
@@ -152,3 +154,57 @@ def test_cli_audit_exit_status(
     out = capsys.readouterr().out
     assert "DISCREPANCY replay: postings" in out
     assert "audit FAILED" in out
+
+
+def _forge(led: Ledger, database_url: str, txn_id: str, **fields: Any) -> None:
+    """Write a balance transaction event past the services, as a bug or a forged row would."""
+    params: dict[str, Any] = {
+        "txn_id": txn_id,
+        "account_id": led.platform_account_id,
+        "currency": "usd",
+        "fee_details": [],
+        "created": 1_732_104_000,
+        "available_on": 1_732_104_000,
+        "source": None,
+    } | fields
+    event = new_balance_transaction(**params).payload()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO events (account_id, stream_id, stream_version, type, schema_version, "
+            "data, metadata, occurred_at) VALUES (%s, %s, 1, "
+            "'balance_transaction.created', 1, %s::jsonb, '{}'::jsonb, now())",
+            (led.platform_account_id, txn_id, orjson.dumps(event).decode()),
+        )
+    led.rebuild()  # the projections agree with the log: only the invariants can fail
+
+
+def test_money_that_left_for_another_account_and_never_arrived_is_found(
+    led: Ledger, database_url: str
+) -> None:
+    record_balance_transaction(led, "txn_1", 1000)
+    _forge(
+        led,
+        database_url,
+        "txn_half_transfer",
+        type="transfer",
+        amount=-500,
+        counterparty=(BOOK_CONNECT, "tr_forged"),
+    )
+    findings = led.audit().discrepancies
+    assert {d.check for d in findings} == {"in_transit_settled"}
+    assert findings[0].object_id == "tr_forged"
+
+
+def test_a_payout_beyond_the_available_balance_is_found(led: Ledger, database_url: str) -> None:
+    record_balance_transaction(led, "txn_1", 1000)
+    _forge(
+        led,
+        database_url,
+        "txn_overdrawn",
+        type="payout",
+        amount=-1500,
+        counterparty=(BOOK_BANK, PAYOUTS),
+    )
+    findings = led.audit().discrepancies
+    assert {d.check for d in findings} == {"payouts_within_available"}
+    assert findings[0].object_id == "txn_overdrawn"
