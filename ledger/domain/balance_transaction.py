@@ -28,7 +28,9 @@ __all__ = [
     "REPORTING_CATEGORY",
     "BalanceTransactionAvailable",
     "BalanceTransactionCreated",
+    "BalanceTransactionPaidOut",
     "decide_available",
+    "decide_paid_out",
     "new_balance_transaction",
 ]
 
@@ -63,6 +65,16 @@ class BalanceTransactionAvailable(DomainEvent):
     postings: list[Posting]
 
 
+class BalanceTransactionPaidOut(DomainEvent):
+    """An automatic payout took this transaction: `balance_transactions.list(payout=…)` lists it.
+
+    No money moves: the payout's own balance transaction carries the postings.
+    """
+
+    event_type = "balance_transaction.paid_out"
+    payout: str
+
+
 def new_balance_transaction(
     *,
     txn_id: str,
@@ -78,8 +90,12 @@ def new_balance_transaction(
     reporting_category: str | None = None,
     counterparty: tuple[str, str] = (BOOK_NETWORK, CARD_NETWORK),
     source_type: str = "card",
+    fee_account: tuple[str, str] = (BOOK_STRIPE, FEES),
 ) -> BalanceTransactionCreated:
-    """A balance transaction and its postings; pending until `available_on` if in the future."""
+    """A balance transaction and its postings; pending until `available_on` if in the future.
+
+    The fee goes to `fee_account`: Stripe's fees, or an application fee's in-transit account.
+    """
     fee = sum(detail["amount"] for detail in fee_details)
     net = amount - fee
     status = "available" if available_on <= created else "pending"
@@ -103,8 +119,8 @@ def new_balance_transaction(
     if fee:
         postings.append(
             Posting(
-                book=BOOK_STRIPE,
-                account=FEES,
+                book=fee_account[0],
+                account=fee_account[1],
                 currency=currency,
                 amount=fee,
                 source_type=source_type,
@@ -155,6 +171,12 @@ def decide_available(state: State, account_id: str) -> list[DomainEvent]:
     return [BalanceTransactionAvailable(postings=postings)]
 
 
+def decide_paid_out(state: State, payout: str) -> list[DomainEvent]:
+    """Record that the automatic payout `payout` pays this available transaction out."""
+    assert state.data["status"] == "available" and "payout" not in state.internal, state.data["id"]
+    return [BalanceTransactionPaidOut(payout=payout)]
+
+
 def evolve(state: State | None, event: DomainEvent) -> State:
     match event:
         case BalanceTransactionCreated(balance_transaction=bt, postings=postings):
@@ -163,6 +185,9 @@ def evolve(state: State | None, event: DomainEvent) -> State:
         case BalanceTransactionAvailable():
             assert state is not None and state.data["status"] == "pending"
             return State(data=state.data | {"status": "available"}, internal=state.internal)
+        case BalanceTransactionPaidOut(payout=payout):
+            assert state is not None and "payout" not in state.internal
+            return State(data=state.data, internal=state.internal | {"payout": payout})
     raise AssertionError(f"balance_transaction cannot apply {event.event_type}")
 
 
