@@ -9,7 +9,8 @@
   transfer and per application fee) sums to zero, and each transfer equals the payment it made
   in the connected account, reversals included;
 - no payout took more than the available balance at its time: replayed in log order, the
-  available balance is not below zero right after any payout.
+  available balance is not below zero right after any payout's debit (a payout reversal's
+  credit is not a debit).
 """
 
 from __future__ import annotations
@@ -191,14 +192,15 @@ def _check_connect(cur: psycopg.Cursor[Any], live: str) -> list[Discrepancy]:
     for account_id, txn_id, currency, running in cur.execute(
         f"""
         WITH running AS (
-            SELECT account_id, stream_id, currency, ledger_account,
+            SELECT account_id, stream_id, currency, amount,
                    sum(amount) OVER (PARTITION BY account_id, currency
                                      ORDER BY position, leg ROWS UNBOUNDED PRECEDING) AS balance
             FROM {live}.postings
             WHERE book = account_id AND ledger_account = 'available')
         SELECT r.account_id, r.stream_id, r.currency, r.balance
         FROM running r JOIN {live}.objects o ON o.account_id = r.account_id AND o.id = r.stream_id
-        WHERE o.object = 'balance_transaction' AND o.data->>'type' = 'payout' AND r.balance < 0
+        WHERE o.object = 'balance_transaction' AND o.data->>'type' = 'payout'
+          AND r.amount < 0 AND r.balance < 0
         ORDER BY 1, 2 LIMIT %s
         """,
         (limits.AUDIT_FINDINGS_MAX,),
