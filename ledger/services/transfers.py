@@ -22,6 +22,7 @@ from ledger.errors import InvalidRequestError, resource_missing
 from ledger.ids import new_id
 from ledger.money import currency, format_amount
 from ledger.resources.base import ListObject, StripeObject
+from ledger.services.application_fees import refund_fee_for_reversal
 from ledger.services.base import Service, stripe_operation
 from ledger.services.funds import require_available
 from ledger.services.queries import Filter, fetch_object, object_list
@@ -99,12 +100,14 @@ def book_transfer(
     *,
     source_charge: State | None,
     available_on: int | None = None,
+    destination_charge: domain.DestinationCharge | None = None,
 ) -> str:
     """Queue a transfer of `params["amount"]` to `destination`; return its id.
 
     With `source_charge` the funds are that charge's: pending until its balance transaction's
     `available_on` (or `available_on` if given). Otherwise the platform's available balance must
-    cover the amount.
+    cover the amount. `destination_charge`: the transfer is a destination charge's (with the
+    application fee taken out of its payment).
     """
     platform = uow.platform_account_id
     amount = int(params["amount"])
@@ -131,6 +134,7 @@ def book_transfer(
         payment_txn_id=new_id("txn"),
         created=now,
         available_on=funds_on,
+        destination_charge=destination_charge,
     )
     charge_json = None if source_charge is None else source_charge.data
     for account, stream, events in domain.decide_create(params, ctx, source_charge=charge_json):
@@ -276,6 +280,9 @@ class TransfersService(Service):
             reversal_id = reverse_transfer(
                 uow, state, p.get("amount"), p, allow_negative=allow_negative
             )
+            if p.get("refund_application_fee"):
+                reversed_amount = p.get("amount") or domain.reversal_remaining(state.data)
+                refund_fee_for_reversal(uow, state, reversed_amount)
             uow.flush()
             return uow.get(reversal_id, "transfer_reversal", _REVERSAL_KIND).data
 
@@ -326,9 +333,9 @@ class TransfersService(Service):
             found = fetch_object(conn, call.ctx.account_id, id)
             if found is None or found[0].get("object") != "transfer":
                 raise resource_missing(_KIND, id)
-            return {}
+            return found[0]
 
-        self._read(call, exists)
+        self._read(call, exists)  # a transfer this account does not have is a 404
         query = object_list(
             "transfer_reversal",
             _REVERSAL_KIND,
