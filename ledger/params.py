@@ -494,7 +494,9 @@ def operations() -> frozenset[str]:
 
 def path_params(operation: str) -> tuple[str, ...]:
     """Names of the operation's path parameters, in path order (KeyError if unknown)."""
-    return _operation(operation).path_params
+    names = _operation(operation).path_params
+    # The spec lists a few out of order (`/v1/transfers/{transfer}/reversals/{id}`: id first).
+    return tuple(sorted(names, key=lambda name: operation.index(f"{{{name}}}")))
 
 
 def validate_params(

@@ -16,7 +16,7 @@ from ledger.ids import new_id
 from ledger.params import validate_params
 from ledger.resources.base import ListObject, ResponseInfo, StripeObject
 from ledger.resources.expand import expand, validate_expand
-from ledger.services.queries import ListQuery, fetch_object, list_page
+from ledger.services.queries import ListQuery, fetch_object, fetch_referenced, list_page
 from ledger.services.runner import Command, Engine, RequestContext, run_command
 
 __all__ = [
@@ -97,12 +97,15 @@ class Call:
 class ReadResolver:
     """Expansion on the read path: loads from the projections on one connection."""
 
-    def __init__(self, conn: psycopg.Connection[Any], account_id: str) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Any], account_id: str, platform_account_id: str
+    ) -> None:
         self.conn = conn
         self.account_id = account_id
+        self.platform_account_id = platform_account_id
 
     def load_json(self, object_id: str) -> JSON | None:
-        found = fetch_object(self.conn, self.account_id, object_id)
+        found = fetch_referenced(self.conn, self.account_id, self.platform_account_id, object_id)
         if found is None:
             return None
         data, deleted = found
@@ -174,9 +177,15 @@ class Service:
         return Call(ctx, clean, expand_paths)
 
     def _account(self, stripe_account: Any) -> str:
-        if stripe_account is None:
-            return self._engine.platform_account_id
-        if not isinstance(stripe_account, str) or not _ACCOUNT_ID.match(stripe_account):
+        """The account a request acts as: the platform, or one of its live connected accounts."""
+        platform = self._engine.platform_account_id
+        if stripe_account is None or stripe_account == platform:
+            return platform
+        if (
+            not isinstance(stripe_account, str)
+            or not _ACCOUNT_ID.match(stripe_account)
+            or not self._is_connected_account(stripe_account)
+        ):
             raise PermissionError(
                 "The provided key does not have access to account "
                 f"'{stripe_account}' (or that account does not exist). Application access "
@@ -185,6 +194,16 @@ class Service:
                 param="stripe_account",
             )
         return stripe_account
+
+    def _is_connected_account(self, account_id: str) -> bool:
+        """Whether the platform has this live (not deleted) connected account: one indexed read."""
+        with self._engine.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM objects WHERE account_id = %s AND id = %s AND object = 'account' "
+                "AND NOT deleted",
+                (self._engine.platform_account_id, account_id),
+            ).fetchone()
+        return row is not None
 
     def _execute(self, call: Call, operation: str, command: Command) -> StripeObject:
         """Run a command durably and wrap its response."""
@@ -197,12 +216,19 @@ class Service:
             raise
         return StripeObject(body, ResponseInfo(call.request_id, replayed, status))
 
+    def _resolver(self, conn: psycopg.Connection[Any], call: Call) -> ReadResolver:
+        return ReadResolver(conn, call.ctx.account_id, self._engine.platform_account_id)
+
     def _read(self, call: Call, read: Callable[[psycopg.Connection[Any]], JSON]) -> StripeObject:
         """Run a read and expand its result on one connection."""
         try:
             with self._engine.pool.connection() as conn:
                 body = read(conn)
-                body = expand(body, call.expand, ReadResolver(conn, call.ctx.account_id))
+                body = expand(
+                    body,
+                    call.expand,
+                    self._resolver(conn, call),
+                )
         except LedgerError as error:
             error.request_id = call.ctx.request_id
             raise
@@ -237,7 +263,11 @@ class Service:
         try:
             with self._engine.pool.connection() as conn:
                 body = list_page(conn, query, call.ctx.account_id, call.params)
-                body = expand(body, call.expand, ReadResolver(conn, call.ctx.account_id))
+                body = expand(
+                    body,
+                    call.expand,
+                    self._resolver(conn, call),
+                )
         except LedgerError as error:
             error.request_id = call.ctx.request_id
             raise

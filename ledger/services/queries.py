@@ -13,7 +13,15 @@ from ledger import limits
 from ledger.domain.rules import reject, reject_if
 from ledger.errors import resource_missing
 
-__all__ = ["Filter", "ListQuery", "created_filters", "fetch_object", "list_page", "object_list"]
+__all__ = [
+    "Filter",
+    "ListQuery",
+    "created_filters",
+    "fetch_object",
+    "fetch_referenced",
+    "list_page",
+    "object_list",
+]
 
 JSON = dict[str, Any]
 
@@ -48,6 +56,27 @@ def fetch_object(
     row = conn.execute(
         "SELECT data::text, deleted FROM objects WHERE account_id = %s AND id = %s",
         (account_id, object_id),
+    ).fetchone()
+    return None if row is None else (orjson.loads(row[0]), row[1])
+
+
+def fetch_referenced(
+    conn: psycopg.Connection[Any], account_id: str, platform_account_id: str, object_id: str
+) -> tuple[JSON, bool] | None:
+    """An object another object of `account_id` refers to, for expansion.
+
+    References cross accounts only along Connect's links: the platform reaches its connected
+    accounts' objects (a transfer's `destination_payment`), a connected account reaches the
+    platform's (its payment's `source_transfer`). Ids are unguessable and expansion only follows
+    ids the account's own objects hold, so this shows nothing an account could not be shown.
+    """
+    found = fetch_object(conn, account_id, object_id)
+    if found is not None:
+        return found
+    if account_id != platform_account_id:
+        return fetch_object(conn, platform_account_id, object_id)
+    row = conn.execute(
+        "SELECT data::text, deleted FROM objects WHERE id = %s LIMIT 1", (object_id,)
     ).fetchone()
     return None if row is None else (orjson.loads(row[0]), row[1])
 

@@ -196,7 +196,15 @@ class UnitOfWork:
         """An object's JSON for expansion: the deleted stub if it was deleted."""
         state = self.find(object_id).state
         if state is None:
-            return None
+            from ledger.services.queries import fetch_referenced
+
+            found = fetch_referenced(
+                self.cur.connection, self.ctx.account_id, self.platform_account_id, object_id
+            )
+            if found is None:
+                return None
+            data, deleted = found
+            return {"id": object_id, "object": data["object"], "deleted": True} if deleted else data
         if state.deleted:
             return {"id": object_id, "object": state.data["object"], "deleted": True}
         return state.data

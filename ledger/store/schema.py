@@ -101,6 +101,8 @@ objects = sa.Table(
     sa.Index(
         "objects_list_order", "account_id", "object", sa.text("created DESC"), sa.text("seq DESC")
     ),
+    # Expansion across accounts (a transfer's destination payment): see migration 0003.
+    sa.Index("objects_by_id", "id"),
 )
 
 # Projection: Stripe's Event objects (`evt_…`), derived from the domain events.

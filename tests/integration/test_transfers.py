@@ -461,3 +461,20 @@ def test_racing_transfers_never_overdraw_the_platform(led: Ledger, database_url:
     assert sent == net // 200
     assert available(led) == net - 200 * sent >= 0
     assert sum(available(led, stripe_account=s) for s in sellers) == 200 * sent
+
+
+def test_references_expand_across_the_two_accounts(led: Ledger, seller: str) -> None:
+    fund_platform(led)
+    transfer = led.transfers.create(
+        amount=700, currency="usd", destination=seller, expand=["destination_payment"]
+    )
+    assert transfer.destination_payment.id.startswith("py_")
+    assert transfer.destination_payment.source_transfer == transfer.id
+    payment = led.charges.retrieve(
+        transfer.destination_payment.id, stripe_account=seller, expand=["source_transfer"]
+    )
+    assert payment.source_transfer.id == transfer.id
+    # Only along those links: another connected account reaches neither.
+    other = connected_account(led)
+    with pytest.raises(InvalidRequestError):
+        led.charges.retrieve(payment.id, stripe_account=other)
