@@ -39,6 +39,7 @@ __all__ = [
     "ChargeAuthorizationReleased",
     "ChargeCaptured",
     "ChargeCreated",
+    "ChargeDestinationBooked",
     "ChargeDisputed",
     "ChargeRefundFailed",
     "ChargeRefunded",
@@ -52,6 +53,7 @@ __all__ = [
     "decide_release",
     "decide_update",
     "evolve",
+    "refunded_with",
     "shipping_json",
     "stripe_events",
     "transferred_amount",
@@ -103,11 +105,17 @@ class ChargeUpdated(DomainEvent):
 
 
 class ChargeRefunded(DomainEvent):
-    """A refund of `amount` was made on the captured charge (`ledger.domain.refund`)."""
+    """A refund of `amount` was made on the captured charge (`ledger.domain.refund`).
+
+    A destination charge's refund may also reverse its transfer and refund its application fee
+    (in proportion: the charge keeps the refunded amounts that asked for each).
+    """
 
     event_type = "charge.refunded"
     refund: str
     amount: int
+    reverse_transfer: bool = False
+    refund_application_fee: bool = False
 
 
 class ChargeRefundFailed(DomainEvent):
@@ -131,6 +139,20 @@ class ChargeTransferred(DomainEvent):
     event_type = "charge.transferred"
     transfer: str
     amount: int
+
+
+class ChargeDestinationBooked(DomainEvent):
+    """A captured destination charge made its transfer and took its application fee, if any."""
+
+    event_type = "charge.destination_booked"
+    transfer: str
+    application_fee: str | None
+
+
+def refunded_with(charge: State, option: str) -> int:
+    """How much of the charge was refunded with `option` (`reverse_transfer`…) set."""
+    assert option in ("reverse_transfer", "refund_application_fee")
+    return int(charge.internal.get(f"refunded_{option}", 0))
 
 
 def transferred_amount(charge: State) -> int:
@@ -490,7 +512,11 @@ def evolve(state: State | None, event: DomainEvent) -> State:
             assert charge["status"] == "succeeded" and charge["captured"]
             assert 1 <= amount <= charge["amount"] - charge["amount_refunded"]
             data = charge | _refund_fields(charge, charge["amount_refunded"] + amount)
-            return State(data=data, internal=state.internal)
+            internal = dict(state.internal)
+            for option in ("reverse_transfer", "refund_application_fee"):
+                if getattr(event, option):
+                    internal[f"refunded_{option}"] = refunded_with(state, option) + amount
+            return State(data=data, internal=internal)
         case ChargeRefundFailed(amount=amount):
             assert state is not None
             charge = state.data
@@ -503,6 +529,12 @@ def evolve(state: State | None, event: DomainEvent) -> State:
             assert state.data["captured"] and not state.data["disputed"]
             internal = state.internal | {"dispute_due": False, "dispute_id": dispute}
             return State(data=state.data | {"disputed": True}, internal=internal)
+        case ChargeDestinationBooked(transfer=transfer, application_fee=fee):
+            assert state is not None and state.data["captured"]
+            assert state.data["transfer_data"] is not None and "transfer" not in state.data
+            # Stripe shows `transfer` on destination charges only (it is not nullable).
+            data = state.data | {"transfer": transfer, "application_fee": fee}
+            return State(data=data, internal=state.internal)
         case ChargeTransferred(amount=amount):
             assert state is not None and state.data["captured"]
             internal = state.internal | {"transferred_amount": transferred_amount(state) + amount}
@@ -535,6 +567,9 @@ def stripe_events(before: State | None, after: State, event: DomainEvent) -> lis
             return [StripeEventSpec("charge.refunded", after.data, previous)]
         case ChargeRefundFailed() | ChargeDisputed() | ChargeTransferred():
             # Stripe announces these with the refund's, dispute's and transfer's own events.
+            return []
+        case ChargeDestinationBooked():
+            # The transfer's and the application fee's own events announce them.
             return []
     raise AssertionError(f"charge cannot apply {event.event_type}")
 

@@ -29,6 +29,7 @@ from pydantic import Field
 
 from ledger.domain import charge as charge_domain
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, register
+from ledger.domain.application_fee import check_destination_terms
 from ledger.domain.cards import AUTHENTICATION_REQUIRED, CardOutcome, TestCard
 from ledger.domain.events import DomainEvent
 from ledger.domain.rules import apply_metadata, check_email, reject, reject_if
@@ -412,6 +413,22 @@ def _check_application_fee(
     )
 
 
+def _check_destination_terms(data: JSON) -> None:
+    transfer_data = data["transfer_data"]
+    check_destination_terms(
+        data["application_fee_amount"],
+        None if transfer_data is None else transfer_data.get("amount"),
+    )
+
+
+def _transfer_group(data: JSON) -> str | None:
+    """A destination charge's transfer group: the intent's, or `group_<intent id>` (Stripe's)."""
+    if data["transfer_group"] is None and data["transfer_data"] is not None:
+        return f"group_{data['id']}"
+    group: str | None = data["transfer_group"]
+    return group
+
+
 def _check_on_behalf_of(value: str | None) -> None:
     reject_if(
         value is not None and not value.startswith("acct_"),
@@ -559,6 +576,7 @@ def decide_create(
         "transfer_group": None,
     }
     intent |= _detail_changes(intent, params)
+    _check_destination_terms(intent)
     internal: JSON = {
         "return_url": params.get("return_url"),
         "radar_session": (params.get("radar_options") or {}).get("session"),
@@ -606,7 +624,15 @@ def decide_update(
         _check_on_behalf_of(params["on_behalf_of"] or None)
         changes["on_behalf_of"] = params["on_behalf_of"] or None
     if "transfer_data" in params:
-        changes["transfer_data"] = _transfer_data(params["transfer_data"], amount)
+        # An update changes only transfer_data[amount]; the destination is set at creation.
+        current = data["transfer_data"]
+        reject_if(
+            current is None,
+            "This PaymentIntent has no transfer_data to update.",
+            param="transfer_data[amount]",
+        )
+        assert current is not None
+        changes["transfer_data"] = _transfer_data(current | params["transfer_data"], amount)
     if "payment_method_types" in params:
         types, automatic = _payment_method_types(
             {"payment_method_types": params["payment_method_types"]}
@@ -625,6 +651,7 @@ def decide_update(
     changes = {key: value for key, value in changes.items() if data.get(key) != value}
     if not changes:
         return []
+    _check_destination_terms(data | changes)
     # Changing what will be paid, or with what, asks for a new confirmation.
     status = Status(data["status"])
     if set(changes) & set(_PAYMENT_FIELDS) and status in _UPDATABLE:
@@ -884,7 +911,7 @@ def _charge_attempt(
         statement_descriptor=data["statement_descriptor"],
         statement_descriptor_suffix=data["statement_descriptor_suffix"],
         transfer_data=data["transfer_data"],
-        transfer_group=data["transfer_group"],
+        transfer_group=_transfer_group(data),
         application_fee_amount=data["application_fee_amount"],
         on_behalf_of=data["on_behalf_of"],
         radar_session=radar_session,
@@ -923,7 +950,11 @@ def decide_attempt(
         radar_session=plan.internal.get("radar_session", state.internal.get("radar_session")),
     )
     appends: Appends = [(ctx.charge_id, charge_domain.decide_create(attempt))]
-    common: JSON = {"latest_charge": ctx.charge_id, "next_action": None}
+    common: JSON = {
+        "latest_charge": ctx.charge_id,
+        "next_action": None,
+        "transfer_group": _transfer_group(data),
+    }
     internal |= {"authenticated": False}
     if authorization.declined:
         decline = authorization.decline
@@ -1070,6 +1101,7 @@ def decide_capture(
             "amount": transfer_data.get("amount"),
             "destination": transfer_data["destination"],
         }
+    _check_destination_terms(data | changes)
     if charge_changes.keys() & {"statement_descriptor", "statement_descriptor_suffix"}:
         merged = charge.data | charge_changes
         charge_changes["calculated_statement_descriptor"] = (

@@ -51,6 +51,7 @@ __all__ = [
     "RefundUpdated",
     "Status",
     "check_cancelable",
+    "check_connect_options",
     "check_refundable",
     "decide_create",
     "decide_fail",
@@ -200,7 +201,7 @@ def check_refundable(
     return wanted
 
 
-def _check_connect_options(charge: JSON, params: JSON) -> None:
+def check_connect_options(charge: JSON, params: JSON) -> None:
     """`refund_application_fee` and `reverse_transfer` need a charge that has those to undo."""
     if params.get("refund_application_fee"):
         reject_if(
@@ -263,15 +264,22 @@ def _destination_details(status: Status, reference: str | None) -> JSON:
 
 
 def decide_create(
-    charge: State, dispute: State | None, params: JSON, ctx: RefundContext, *, param: str
+    charge: State,
+    dispute: State | None,
+    params: JSON,
+    ctx: RefundContext,
+    *,
+    param: str,
+    transfer_reversal: str | None = None,
 ) -> Appends:
     """Refund `params["amount"]` (default: all that is left) of `charge`; every stream's events.
 
     Refusals first (see `check_refundable`); after them the refund is certain.
+    `transfer_reversal`: the reversal of a destination charge's transfer this refund made.
     """
     data = charge.data
     amount = check_refundable(charge, dispute, params.get("amount"), param=param)
-    _check_connect_options(data, params)
+    check_connect_options(data, params)
     metadata = apply_metadata({}, params.get("metadata", {}))
     behaviour = charge.internal.get("refund_behaviour")
     status = S.pending if behaviour == BEHAVIOUR_PENDING else S.succeeded
@@ -302,7 +310,7 @@ def decide_create(
         "receipt_number": None,
         "source_transfer_reversal": None,
         "status": str(status),
-        "transfer_reversal": None,
+        "transfer_reversal": transfer_reversal,
     }
     settles_later = behaviour in (BEHAVIOUR_PENDING, BEHAVIOUR_FAILS)
     internal: JSON = {
@@ -313,7 +321,17 @@ def decide_create(
     return [
         (ctx.balance_transaction_id, [txn]),
         (ctx.refund_id, [RefundCreated(refund=refund, internal=internal)]),
-        (data["id"], [charge_domain.ChargeRefunded(refund=ctx.refund_id, amount=amount)]),
+        (
+            data["id"],
+            [
+                charge_domain.ChargeRefunded(
+                    refund=ctx.refund_id,
+                    amount=amount,
+                    reverse_transfer=bool(params.get("reverse_transfer")),
+                    refund_application_fee=bool(params.get("refund_application_fee")),
+                )
+            ],
+        ),
     ]
 
 

@@ -27,6 +27,7 @@ from ledger.domain.aggregate import (
     diff_previous,
     register,
 )
+from ledger.domain.application_fee import fee_detail
 from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
 from ledger.domain.destination_payment import (
     DestinationPaymentCreated,
@@ -36,13 +37,14 @@ from ledger.domain.destination_payment import (
     payment_refund_json,
 )
 from ledger.domain.events import DomainEvent
-from ledger.domain.postings import BOOK_CONNECT
+from ledger.domain.postings import BOOK_CONNECT, BOOK_STRIPE, FEES
 from ledger.domain.rules import apply_metadata, reject, reject_if
 from ledger.money import currency, format_amount
 
 __all__ = [
     "REVERSALS_SHOWN_MAX",
     "AccountAppends",
+    "DestinationCharge",
     "ReversalContext",
     "TransferContext",
     "TransferCreated",
@@ -96,6 +98,19 @@ class TransferReversalUpdated(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationCharge:
+    """The terms of a destination charge's transfer: the application fee taken out of it."""
+
+    application: str  # the platform's Connect application, named in fee_details
+    application_fee_id: str | None = None
+    application_fee_amount: int = 0
+
+    def __post_init__(self) -> None:
+        assert (self.application_fee_id is None) == (self.application_fee_amount == 0)
+        assert self.application_fee_amount >= 0
+
+
+@dataclass(frozen=True, slots=True)
 class TransferContext:
     """What a new transfer needs besides its params: accounts, ids, time and funds timing."""
 
@@ -109,6 +124,8 @@ class TransferContext:
     # When the funds become available: `created` for a transfer from the available balance,
     # the source charge's `available_on` for a transfer tied to a charge.
     available_on: int
+    # Set for the transfer a destination charge makes.
+    destination_charge: DestinationCharge | None = None
 
 
 # -- create and update -----------------------------------------------------------------------
@@ -126,6 +143,7 @@ def _booking(
     source: str,
     transfer_id: str,
     fee_details: list[JSON] | None = None,
+    fee_account: tuple[str, str] = (BOOK_STRIPE, FEES),
     description: str | None = None,
 ) -> BalanceTransactionCreated:
     return new_balance_transaction(
@@ -140,6 +158,7 @@ def _booking(
         source=source,
         description=description,
         counterparty=(BOOK_CONNECT, transfer_id),
+        fee_account=fee_account,
     )
 
 
@@ -186,6 +205,13 @@ def decide_create(
         created=ctx.created,
         available_on=ctx.available_on,
     )
+    terms = ctx.destination_charge
+    fee_id = None if terms is None else terms.application_fee_id
+    fee_amount = 0 if terms is None else terms.application_fee_amount
+    application = "" if terms is None else terms.application
+    assert fee_amount <= amount
+    # The application fee is taken out of the payment: itemised in its fee_details, netted
+    # out, and posted to the fee's own in-transit account (the platform books the other side).
     payment_txn = _booking(
         account_id=ctx.destination_account_id,
         txn_id=ctx.payment_txn_id,
@@ -196,6 +222,8 @@ def decide_create(
         transfer_id=ctx.transfer_id,
         created=ctx.created,
         available_on=ctx.available_on,
+        fee_details=[] if fee_id is None else [fee_detail(fee_amount, money, application)],
+        fee_account=(BOOK_STRIPE, FEES) if fee_id is None else (BOOK_CONNECT, fee_id),
     )
     payment = destination_payment_json(
         payment_id=ctx.payment_id,
@@ -205,8 +233,15 @@ def decide_create(
         balance_transaction=ctx.payment_txn_id,
         transfer_id=ctx.transfer_id,
         transfer_group=transfer_group if isinstance(transfer_group, str) else None,
+        application_fee=fee_id,
+        application_fee_amount=fee_amount or None,
     )
+    payment["application"] = application or None
     internal: JSON = {"available_on": ctx.available_on, "reversals": []}
+    if terms is not None:
+        # The reversal code reads these: a destination charge's transfer may take the
+        # connected account below zero, and may refund its application fee.
+        internal |= {"destination_charge": True, "application_fee": fee_id}
     platform, connected = ctx.platform_account_id, ctx.destination_account_id
     return [
         (platform, ctx.platform_txn_id, [platform_txn]),

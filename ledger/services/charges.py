@@ -15,6 +15,7 @@ import psycopg
 from ledger.domain import charge as domain
 from ledger.domain import payment_intent as intent_domain
 from ledger.domain.aggregate import JSON, State
+from ledger.domain.application_fee import check_destination_terms
 from ledger.domain.cards import AUTHENTICATION_REQUIRED, TOKENS, TestCard, resolve_card_number
 from ledger.domain.payment_method import card_for
 from ledger.domain.rules import apply_metadata, check_email, reject, reject_if
@@ -25,6 +26,12 @@ from ledger.processor import Authorization, AuthorizationRequest
 from ledger.resources.base import ListObject, StripeObject
 from ledger.resources.expand import Resolver, register_includable
 from ledger.services.base import Service, stripe_operation
+from ledger.services.destination_charges import (
+    MESSAGE_CHARGE_FEE_WITHOUT_DESTINATION,
+    book_destination_charge,
+    check_connect_params,
+    lock_for_capture,
+)
 from ledger.services.due import DueItem, DueJob, register_due_job
 from ledger.services.payment_methods import resolve_payment_method
 from ledger.services.queries import fetch_object, object_list
@@ -245,6 +252,11 @@ class ChargesService(Service):
                 param="application_fee_amount",
             )
             _check_connect_params(p)
+            check_connect_params(uow, p, p, fee_message=MESSAGE_CHARGE_FEE_WITHOUT_DESTINATION)
+            transfer_data = p.get("transfer_data")
+            check_destination_terms(
+                fee, None if transfer_data is None else transfer_data.get("amount")
+            )
             source = _resolve_source(uow, source_id, customer)
             capture = p.get("capture", True)
             authorization = self._engine.processor.authorize(
@@ -260,7 +272,10 @@ class ChargesService(Service):
                 authorization = Authorization.refused(_AUTHENTICATION_DECLINE)
             charge_id = new_id("ch")
             txn_id = new_id("txn") if authorization.approved and capture else None
-            transfer_data = p.get("transfer_data")
+            # A destination charge's transfers are grouped by the charge, as Stripe groups them.
+            transfer_group = p.get("transfer_group") or (
+                None if transfer_data is None else f"group_{charge_id}"
+            )
             attempt = domain.ChargeAttempt(
                 charge_id=charge_id,
                 created=int(uow.ctx.now.timestamp()),
@@ -287,7 +302,7 @@ class ChargesService(Service):
                         "destination": transfer_data["destination"],
                     }
                 ),
-                transfer_group=p.get("transfer_group"),
+                transfer_group=transfer_group,
                 application_fee_amount=fee,
                 on_behalf_of=p.get("on_behalf_of"),
                 source=source.source,
@@ -295,6 +310,8 @@ class ChargesService(Service):
                 balance_transaction=txn_id,
             )
             events = domain.decide_create(attempt)
+            if txn_id is not None:
+                lock_for_capture(uow, p | {"currency": money.code})
             uow.append(charge_id, events)
             if txn_id is not None:
                 created = events[0]
@@ -314,6 +331,9 @@ class ChargesService(Service):
                     ],
                 )
             uow.flush()
+            if txn_id is not None:
+                book_destination_charge(uow, charge_id)
+                uow.flush()
             charge = _load_charge(uow, charge_id).data
             if authorization.decline is not None:
                 return Failed(authorization.decline.card_error(charge=charge_id))
@@ -408,6 +428,15 @@ class ChargesService(Service):
                 changes["calculated_statement_descriptor"] = domain.calculated_statement_descriptor(
                     merged["statement_descriptor"], merged["statement_descriptor_suffix"]
                 )
+            merged = data | changes
+            check_connect_params(
+                uow, {}, merged, fee_message=MESSAGE_CHARGE_FEE_WITHOUT_DESTINATION
+            )
+            check_destination_terms(
+                merged["application_fee_amount"],
+                None if merged["transfer_data"] is None else merged["transfer_data"].get("amount"),
+            )
+            lock_for_capture(uow, data)
             txn_id = new_id("txn")
             uow.append(charge, domain.decide_capture(state, amount, txn_id, changes))
             uow.append(
@@ -424,6 +453,8 @@ class ChargesService(Service):
                     )
                 ],
             )
+            uow.flush()
+            book_destination_charge(uow, charge)
             uow.flush()
             return _load_charge(uow, charge).data
 

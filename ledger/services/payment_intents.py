@@ -22,6 +22,12 @@ from ledger.ids import derived_id, new_id
 from ledger.processor import Authorization
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
+from ledger.services.destination_charges import (
+    book_destination_charge,
+    check_connect_params,
+    check_connect_terms,
+    lock_for_capture,
+)
 from ledger.services.payment_methods import attach_payment_method, resolve_payment_method
 from ledger.services.queries import fetch_object, object_list
 from ledger.services.runner import JSON, Engine, Failed, UnitOfWork
@@ -71,6 +77,8 @@ def record_attempt(
 ) -> tuple[JSON, Failed | None]:
     """Append what the processor's answer means; the intent's JSON and the decline, if any."""
     intent_id = state.data["id"]
+    if plan.capture:
+        lock_for_capture(uow, state.data)
     ctx = domain.PaymentContext(
         account_id=uow.ctx.account_id,
         now=uow.ctx.now,
@@ -91,6 +99,9 @@ def record_attempt(
             charge=attempt.charge, payment_intent=after, payment_method=payment_method.data
         )
         return after, Failed(error)
+    if after["status"] == domain.Status.succeeded:
+        book_destination_charge(uow, after["latest_charge"])
+        uow.flush()
     paid = after["status"] in (domain.Status.succeeded, domain.Status.requires_capture)
     if paid and after["setup_future_usage"] and after["customer"]:
         # A PaymentIntent with setup_future_usage saves its PaymentMethod to the customer once
@@ -129,6 +140,7 @@ class PaymentIntentsService(Service):
                 payment_method=None if payment_method is None else payment_method.data["id"],
                 payment_method_configuration=derived_id("pmc", uow.ctx.account_id),
             )
+            check_connect_params(uow, p, p)
             uow.append(intent_id, events)
             uow.flush()
             state = load_intent(uow, intent_id)
@@ -175,6 +187,12 @@ class PaymentIntentsService(Service):
                 p,
                 payment_method=None if payment_method is None else payment_method.data["id"],
             )
+            connect = {
+                name: p[name] or None
+                for name in ("application_fee_amount", "transfer_data")
+                if name in p
+            }
+            check_connect_params(uow, p, state.data | connect)
             uow.append(intent, events)
             uow.flush()
             return load_intent(uow, intent).data
@@ -215,6 +233,7 @@ class PaymentIntentsService(Service):
         if payment_method is None:
             payment_method = _payment_method(uow, plan.payment_method)
         domain.check_payment_method(state, payment_method.data, customer=state.data["customer"])
+        check_connect_terms(uow, state.data)
         # Ask the network before deciding; the answer is recorded, so replays never ask again.
         authorization = self._engine.processor.authorize(
             plan.request(state, card_for(payment_method))
@@ -233,6 +252,7 @@ class PaymentIntentsService(Service):
             state = load_intent(uow, intent)
             domain.check_action(state, domain.Action.capture)
             charge = uow.get(state.data["latest_charge"], "charge", "charge")
+            lock_for_capture(uow, state.data)
             appends = domain.decide_capture(
                 state,
                 charge,
@@ -242,8 +262,13 @@ class PaymentIntentsService(Service):
                 pricing=self._engine.pricing,
                 balance_transaction_id=new_id("txn"),
             )
+            if "application_fee_amount" in call.params:
+                fee = {"application_fee_amount": call.params["application_fee_amount"]}
+                check_connect_params(uow, {}, state.data | fee)
             for stream_id, events in appends:
                 uow.append(stream_id, events)
+            uow.flush()
+            book_destination_charge(uow, charge.data["id"])
             uow.flush()
             return load_intent(uow, intent).data
 

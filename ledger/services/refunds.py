@@ -23,6 +23,7 @@ from ledger.domain.rules import reject
 from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
+from ledger.services.destination_charges import undo_for_refund
 from ledger.services.due import DueItem, DueJob, register_due_job
 from ledger.services.queries import object_list
 from ledger.services.runner import JSON, Command, UnitOfWork
@@ -111,7 +112,15 @@ class RefundsService(Service):
                 reference=_reference(),
             )
             dispute = load_charge_dispute(uow, charge)
-            for stream_id, events in domain.decide_create(charge, dispute, p, ctx, param=param):
+            # A destination charge's transfer and fee are undone first: the refund names its
+            # transfer reversal.
+            amount = domain.check_refundable(charge, dispute, p.get("amount"), param=param)
+            domain.check_connect_options(charge.data, p)
+            reversal = undo_for_refund(uow, charge, amount, p, ctx.refund_id)
+            appends = domain.decide_create(
+                charge, dispute, p, ctx, param=param, transfer_reversal=reversal
+            )
+            for stream_id, events in appends:
                 uow.append(stream_id, events)
             uow.flush()
             return uow.get(ctx.refund_id, "refund", _KIND).data

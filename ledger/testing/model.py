@@ -6,7 +6,9 @@ Rules it encodes (Stripe's documented behaviour, and the ledger's written choice
 - a refund takes its amount from the available balance; Stripe keeps its fee;
 - a dispute takes the disputed amount plus the 15.00 dispute fee from the available balance;
   winning it gives both back; losing it keeps both;
-- uncaptured authorizations, declines and cancellations move no money.
+- uncaptured authorizations, declines and cancellations move no money;
+- money between accounts (transfers and their reversals) and out of them (payouts) moves with
+  `moved`: at once into or out of the available balance, or pending until a given time.
 """
 
 from __future__ import annotations
@@ -81,6 +83,20 @@ class ReferenceModel:
     def dispute_won(self, amount: int, currency: str) -> None:
         """A dispute of `amount` was won: the amount and the fee come back."""
         self._balance(currency).available += amount + self.dispute_fee
+
+    def moved(self, amount: int, currency: str, *, available_on: int, now: int) -> None:
+        """`amount` (signed) entered the balance: available if `available_on` <= `now`, else
+        pending until `available_on`."""
+        balance = self._balance(currency)
+        if available_on <= now:
+            balance.available += amount
+            return
+        balance.pending += amount
+        self.pending_funds.append((available_on, currency, amount))
+
+    def available(self, currency: str) -> int:
+        """The available balance in `currency`."""
+        return self._balance(currency).available
 
     def advance_to(self, at: datetime) -> None:
         """Time moved to `at`: pending funds that fell due are available."""

@@ -4,7 +4,9 @@ After every step: the engine's balance equals the model's, every posting sums to
 rebuild of every projection from the log equals the live projections. The steps cover payments
 with each kind of test card and capture method, captures (partial too), cancellations, partial
 refunds, dispute outcomes, time passing (funds becoming available, authorizations expiring) and
-requests retried with the same idempotency key.
+requests retried with the same idempotency key. With Connect: connected sellers, transfers
+from the available balance and from a charge's funds, and reversals of both; every seller's
+balance is checked against its own model too, and the in-transit accounts against zero.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ledger import CardError, FrozenClock, InvalidRequestError, Ledger
 from ledger.projections.registry import projection_tables
 from ledger.testing import ReferenceModel
 from tests.conftest import _admin, with_database
+from tests.support.connect import connected_account
 
 STEPS_MIN = 2000  # the issue's bound: at least this many steps per CI run
 EXAMPLES = 60
@@ -49,6 +52,7 @@ DECLINED_CARDS = (
 BYPASS_PENDING_CARD = "pm_card_bypassPending"
 DISPUTE_CARD = "pm_card_createDispute"
 CARDS = (*PLAIN_CARDS, *DECLINED_CARDS, BYPASS_PENDING_CARD, DISPUTE_CARD)
+SELLERS_MAX = 2
 
 
 @dataclass
@@ -60,8 +64,21 @@ class Payment:
     card: str
     captured: int = 0
     refunded: int = 0
+    transferred: int = 0
+    available_on: int = 0  # when the captured funds become available
     dispute_id: str | None = None
     dispute_settled: bool = False
+
+
+@dataclass
+class Transfer:
+    """What the test knows of one transfer it made."""
+
+    transfer_id: str
+    seller: str
+    amount: int
+    available_on: int
+    reversed: int = 0
 
 
 class Counter:
@@ -84,6 +101,8 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.conn = psycopg.connect(self.url, autocommit=True)
         self.model = ReferenceModel()
         self.payments: list[Payment] = []
+        self.sellers: dict[str, ReferenceModel] = {}
+        self.transfers: list[Transfer] = []
         # (when, params, response) of requests made with an idempotency key
         self.requests: list[tuple[datetime, dict[str, Any], dict[str, Any]]] = []
 
@@ -100,11 +119,14 @@ class PaymentsMachine(RuleBasedStateMachine):
     def _intent(self, payment: Payment) -> Any:
         return self.led.payment_intents.retrieve(payment.intent_id, expand=["latest_charge"])
 
+    def _now(self) -> int:
+        return int(self.clock.now().timestamp())
+
     def _book_capture(self, payment: Payment, amount: int) -> None:
         payment.captured = amount
-        self.model.captured(
-            amount, "usd", self.clock.now(), bypass_pending=payment.card == BYPASS_PENDING_CARD
-        )
+        bypass = payment.card == BYPASS_PENDING_CARD
+        payment.available_on = self._now() if bypass else self.model.available_on(self.clock.now())
+        self.model.captured(amount, "usd", self.clock.now(), bypass_pending=bypass)
         if payment.card == DISPUTE_CARD:
             # Stripe opens the test dispute just after the payment: the ledger's due work.
             self.led.run_due()
@@ -235,11 +257,82 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.clock.advance(timedelta(hours=hours))
         self.led.run_due()
         self.model.advance_to(self.clock.now())
+        for seller in self.sellers.values():
+            seller.advance_to(self.clock.now())
         for payment in self.payments:
             if payment.dispute_id and not payment.dispute_settled:
                 dispute = self.led.disputes.retrieve(payment.dispute_id)
                 if dispute.status == "lost":  # the response deadline passed
                     payment.dispute_settled = True
+
+    @precondition(lambda self: len(self.sellers) < SELLERS_MAX)
+    @rule()
+    def connect_seller(self) -> None:
+        Counter.steps += 1
+        self.sellers[connected_account(self.led)] = ReferenceModel()
+
+    @precondition(lambda self: self.sellers)
+    @rule(data=st.data(), amount=st.integers(min_value=1, max_value=200_000))
+    def transfer(self, data: st.DataObject, amount: int) -> None:
+        Counter.steps += 1
+        seller = data.draw(st.sampled_from(sorted(self.sellers)))
+        params = {"amount": amount, "currency": "usd", "destination": seller}
+        if amount > self.model.available("usd"):
+            with pytest.raises(InvalidRequestError) as error:
+                self.led.transfers.create(**params)
+            assert error.value.code == "balance_insufficient"
+            return
+        transfer = self.led.transfers.create(**params)
+        self._book_transfer(transfer.id, seller, amount, self._now())
+
+    @precondition(lambda self: self.sellers and any(p.captured for p in self.payments))
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=110))
+    def transfer_from_charge(self, data: st.DataObject, share: int) -> None:
+        Counter.steps += 1
+        seller = data.draw(st.sampled_from(sorted(self.sellers)))
+        payment = data.draw(st.sampled_from([p for p in self.payments if p.captured]))
+        amount = max(1, payment.captured * share // 100)
+        charge = self._intent(payment).latest_charge.id
+        params = {
+            "amount": amount,
+            "currency": "usd",
+            "destination": seller,
+            "source_transaction": charge,
+        }
+        if amount > payment.captured - payment.refunded - payment.transferred:
+            with pytest.raises(InvalidRequestError) as error:
+                self.led.transfers.create(**params)
+            assert error.value.code == "amount_too_large"
+            return
+        transfer = self.led.transfers.create(**params)
+        payment.transferred += amount
+        self._book_transfer(transfer.id, seller, amount, max(self._now(), payment.available_on))
+
+    def _book_transfer(self, transfer_id: str, seller: str, amount: int, funds_on: int) -> None:
+        now = self._now()
+        self.model.moved(-amount, "usd", available_on=funds_on, now=now)
+        self.sellers[seller].moved(amount, "usd", available_on=funds_on, now=now)
+        self.transfers.append(Transfer(transfer_id, seller, amount, funds_on))
+
+    @precondition(lambda self: any(t.reversed < t.amount for t in self.transfers))
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
+    def reverse(self, data: st.DataObject, share: int) -> None:
+        Counter.steps += 1
+        transfer = data.draw(st.sampled_from([t for t in self.transfers if t.reversed < t.amount]))
+        amount = max(1, (transfer.amount - transfer.reversed) * share // 100)
+        now = self._now()
+        seller = self.sellers[transfer.seller]
+        pending_transfer = transfer.available_on > now
+        if not pending_transfer and amount > seller.available("usd"):
+            with pytest.raises(InvalidRequestError) as error:
+                self.led.transfers.create_reversal(transfer.transfer_id, amount=amount)
+            assert error.value.code == "balance_insufficient"
+            return
+        reversal = self.led.transfers.create_reversal(transfer.transfer_id, amount=amount)
+        assert reversal.amount == amount
+        transfer.reversed += amount
+        self.model.moved(amount, "usd", available_on=transfer.available_on, now=now)
+        seller.moved(-amount, "usd", available_on=transfer.available_on, now=now)
 
     def _live_requests(self) -> list[tuple[datetime, dict[str, Any], dict[str, Any]]]:
         """Requests whose idempotency key is still kept (24 hours)."""
@@ -266,6 +359,23 @@ class PaymentsMachine(RuleBasedStateMachine):
         pending = {b.currency: b.amount for b in balance.pending}
         expected = self.model.expected().get("usd", (0, 0))
         assert (available.get("usd", 0), pending.get("usd", 0)) == expected
+
+    @invariant()
+    def seller_balances_match_their_models(self) -> None:
+        for seller, model in self.sellers.items():
+            balance = self.led.balance.retrieve(stripe_account=seller)
+            available = {b.currency: b.amount for b in balance.available}
+            pending = {b.currency: b.amount for b in balance.pending}
+            expected = model.expected().get("usd", (0, 0))
+            assert (available.get("usd", 0), pending.get("usd", 0)) == expected, seller
+
+    @invariant()
+    def money_in_transit_arrives(self) -> None:
+        unsettled = self.conn.execute(
+            "SELECT ledger_account, sum(amount) FROM postings WHERE book = 'connect' "
+            "GROUP BY ledger_account HAVING sum(amount) <> 0"
+        ).fetchall()
+        assert unsettled == []
 
     @invariant()
     def postings_sum_to_zero(self) -> None:
