@@ -16,7 +16,7 @@ from ledger.processor import Processor, SimulatedProcessor
 from ledger.projections.rebuild import RebuildReport
 from ledger.projections.rebuild import rebuild as rebuild_projections
 from ledger.projections.registry import PROJECTIONS_VERSION
-from ledger.services.accounts import AccountsService
+from ledger.services.accounts import AccountsService, open_platform_account
 from ledger.services.application_fees import ApplicationFeesService
 from ledger.services.balance import BalanceService, BalanceTransactionsService
 from ledger.services.charges import ChargesService
@@ -135,6 +135,8 @@ class Ledger:
             if migrate:
                 # Projections written by another version of the code are rebuilt from the log.
                 _rebuild_if_stale(pool, ledger.platform_account_id, ledger.clock)
+            # The platform's own Account object, opened with the ledger's first open.
+            open_platform_account(ledger._engine)
             return ledger
         except BaseException:
             pool.close()

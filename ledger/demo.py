@@ -1,7 +1,8 @@
 """`ledger demo`: a realistic day of card payments, then time passes, then the audit.
 
-Each run books its day into a merchant account of its own (`acct_demo…`), so the balance and
-the summary it prints are that day's alone, however many times the demo has run before.
+Each run books its day into a merchant account of its own (a new connected account), so the
+balance and the summary it prints are that day's alone, however many times the demo has run
+before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def _usd(amount: int) -> str:
 def run_demo(led: Ledger, say: Say) -> None:
     """Run the scripted day on `led`, printing what happens."""
     run = secrets.token_hex(3)
-    merchant = f"acct_demo{run}"
+    merchant = led.accounts.create(
+        type="custom",
+        email=f"merchant+{run}@example.com",
+        capabilities={"card_payments": {"requested": True}, "transfers": {"requested": True}},
+    ).id
     on = {"stripe_account": merchant}
     say(f"ledger demo: a day of card payments for merchant {merchant}")
 

@@ -31,6 +31,7 @@ from ledger.server import create_app
 from ledger.server.auth import generate_test_key
 from ledger.server.forms import decode_form
 from tests.conftest import _admin, with_database
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
 
 _START_SECONDS_MAX = 10.0
@@ -192,9 +193,9 @@ def client(server: Server, recorder: Recorder) -> stripe.StripeClient:
 
 
 @pytest.fixture
-def account() -> str:
-    """A fresh connected account id, whose books are empty."""
-    return "acct_1" + secrets.token_hex(8)
+def account(server: Server) -> str:
+    """A fresh connected account of the platform, whose books are empty."""
+    return connected_account(server.led)
 
 
 # -- raw HTTP ----------------------------------------------------------------------------------

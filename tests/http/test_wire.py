@@ -16,6 +16,7 @@ import pytest
 from ledger import API_VERSION
 from ledger.server import BODY_BYTES_MAX
 from tests.http.conftest import Answer, Server, send
+from tests.support.accounts import connected_account
 
 UNRECOGNIZED = (
     "Unrecognized request URL ({}). Please see https://stripe.com/docs or we can help at "
@@ -333,7 +334,7 @@ def test_a_declined_payment_replays_its_402(server: Server) -> None:
 
 
 def test_stripe_account_header(server: Server) -> None:
-    account = {"Stripe-Account": "acct_1" + secrets.token_hex(8)}
+    account = {"Stripe-Account": connected_account(server.led)}
     created = send(server, "POST", "/v1/customers", "email=s%40example.com", account)
     listed = send(server, "GET", "/v1/customers", headers=account)
     assert [c["id"] for c in listed.json["data"]] == [created.json["id"]]

@@ -18,9 +18,8 @@ import pytest
 from ledger import FrozenClock, Ledger, db
 from ledger.errors import InvalidRequestError, LedgerError, PermissionError
 from tests.conftest import with_database
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
-
-CONNECTED = "acct_1ConnectedBadInput"
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,8 @@ class World:
     led: Ledger
     url: str
     customer: str  # a platform customer with metadata {"k": "v"}
-    foreign: str  # a customer of CONNECTED
+    connected: str  # a connected account of the platform
+    foreign: str  # a customer of `connected`
     event: str  # a platform event
 
     def counts(self) -> tuple[int, ...]:
@@ -53,9 +53,10 @@ def world(server_url: str, template_database: str) -> Iterator[World]:
     )
     try:
         customer = led.customers.create(email="keep@example.com", metadata={"k": "v"})
-        foreign = led.customers.create(stripe_account=CONNECTED)
-        event = led.events.list(limit=1).data[0].id
-        yield World(led, url, customer.id, foreign.id, event)
+        connected = connected_account(led)
+        foreign = led.customers.create(stripe_account=connected)
+        event = led.events.list(limit=1, type="customer.created").data[0].id
+        yield World(led, url, customer.id, connected, foreign.id, event)
     finally:
         led.close()
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -362,14 +363,14 @@ CASES = [
     ),
     Case(
         "delete-platform-customer-from-connected",
-        lambda w: w.led.customers.delete(w.customer, stripe_account=CONNECTED),
+        lambda w: w.led.customers.delete(w.customer, stripe_account=w.connected),
         "resource_missing",
         "id",
         404,
     ),
     Case(
         "event-of-platform-from-connected",
-        lambda w: w.led.events.retrieve(w.event, stripe_account=CONNECTED),
+        lambda w: w.led.events.retrieve(w.event, stripe_account=w.connected),
         "resource_missing",
         "id",
         404,

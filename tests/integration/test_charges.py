@@ -151,16 +151,13 @@ def test_an_uncaptured_charge_is_captured_later(led: Ledger, clock: FrozenClock)
 
 def test_a_partial_capture(led: Ledger) -> None:
     held = charge(led, capture=False)
-    captured = led.charges.capture(
-        held.id, amount=1000, statement_descriptor_suffix="ORDER 9", application_fee_amount=10
-    )
+    captured = led.charges.capture(held.id, amount=1000, statement_descriptor_suffix="ORDER 9")
     assert (captured.amount_captured, captured.amount_refunded, captured.refunded) == (
         1000,
         1000,
         False,
     )
     assert captured.calculated_statement_descriptor == "LEDGER* ORDER 9"
-    assert captured.application_fee_amount == 10
     txn = led.balance_transactions.retrieve(captured.balance_transaction)
     assert (txn.amount, txn.fee) == (1000, 59)
 

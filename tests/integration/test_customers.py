@@ -13,9 +13,9 @@ import pytest
 from ledger import FrozenClock, Ledger
 from ledger.errors import IdempotencyError, InvalidRequestError
 from tests.conftest import SHARED_STRIPE
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
 
-CONNECTED = "acct_1ConnectedCustomers"
 FIXTURE = json.loads((SHARED_STRIPE / "fixtures3.json").read_text())["resources"]["customer"]
 # Includable fields: in the customer schema, but returned only when expanded.
 NOT_INCLUDED = {
@@ -423,22 +423,23 @@ def test_valid_email_forms_are_accepted(led: Ledger) -> None:
 def test_customers_of_a_connected_account_are_invisible_elsewhere(
     led: Ledger, database_url: str
 ) -> None:
+    connected, someone_else = connected_account(led), connected_account(led)
     mine = led.customers.create(name="platform")
-    theirs = led.customers.create(name="connected", stripe_account=CONNECTED)
+    theirs = led.customers.create(name="connected", stripe_account=connected)
     assert_valid(theirs)
-    assert valid(led.customers.retrieve(theirs.id, stripe_account=CONNECTED))["name"] == "connected"
+    assert valid(led.customers.retrieve(theirs.id, stripe_account=connected))["name"] == "connected"
     assert [c.id for c in led.customers.list().data] == [mine.id]
-    assert [c.id for c in led.customers.list(stripe_account=CONNECTED).data] == [theirs.id]
+    assert [c.id for c in led.customers.list(stripe_account=connected).data] == [theirs.id]
 
     count = event_count(database_url)
     calls = [
         lambda: led.customers.retrieve(theirs.id),
         lambda: led.customers.update(theirs.id, name="x"),
         lambda: led.customers.delete(theirs.id),
-        lambda: led.customers.retrieve(mine.id, stripe_account=CONNECTED),
-        lambda: led.customers.update(mine.id, name="x", stripe_account=CONNECTED),
-        lambda: led.customers.delete(mine.id, stripe_account=CONNECTED),
-        lambda: led.customers.retrieve(mine.id, stripe_account="acct_1SomeoneElse"),
+        lambda: led.customers.retrieve(mine.id, stripe_account=connected),
+        lambda: led.customers.update(mine.id, name="x", stripe_account=connected),
+        lambda: led.customers.delete(mine.id, stripe_account=connected),
+        lambda: led.customers.retrieve(mine.id, stripe_account=someone_else),
     ]
     for call in calls:
         with pytest.raises(InvalidRequestError) as caught:
@@ -450,6 +451,6 @@ def test_customers_of_a_connected_account_are_invisible_elsewhere(
         )
     assert event_count(database_url) == count
 
-    led.customers.update(theirs.id, name="renamed", stripe_account=CONNECTED)
+    led.customers.update(theirs.id, name="renamed", stripe_account=connected)
     assert led.customers.retrieve(mine.id).name == "platform"
     assert customer_types(led) == ["customer.created"]

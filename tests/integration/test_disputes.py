@@ -15,6 +15,7 @@ import pytest
 from ledger import FrozenClock, IdempotencyError, InvalidRequestError, Ledger
 from ledger.domain.dispute import EVIDENCE_FIELDS
 from ledger.money import Pricing
+from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
     books_balance,  # noqa: F401
@@ -27,7 +28,6 @@ from tests.support.stripe_schema import assert_valid
 
 pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
-CONNECTED = "acct_1ConnectedDisputes"
 NOW = 1_732_104_000  # the clock fixture: Wednesday 2024-11-20 12:00 UTC
 DUE_BY = int(datetime(2024, 11, 27, 23, 59, 59, tzinfo=UTC).timestamp())
 WIN = {"uncategorized_text": "winning_evidence"}
@@ -377,7 +377,8 @@ def test_a_replayed_update_appends_nothing(led: Ledger, database_url: str) -> No
 
 
 def test_connected_accounts_have_their_own_disputes(led: Ledger, database_url: str) -> None:
-    _, theirs = disputed(led, stripe_account=CONNECTED)
+    connected = connected_account(led)
+    _, theirs = disputed(led, stripe_account=connected)
     for call in (
         lambda: led.disputes.retrieve(theirs.id),
         lambda: led.disputes.update(theirs.id, evidence=WIN),
@@ -394,12 +395,12 @@ def test_connected_accounts_have_their_own_disputes(led: Ledger, database_url: s
         )
     assert led.disputes.list().data == []
     assert balance(led) == (0, 0)
-    assert balance(led, stripe_account=CONNECTED) == (-3500, 1912)
-    won = led.disputes.update(theirs.id, evidence=WIN, stripe_account=CONNECTED)
+    assert balance(led, stripe_account=connected) == (-3500, 1912)
+    won = led.disputes.update(theirs.id, evidence=WIN, stripe_account=connected)
     assert won.status == "won"
-    assert balance(led, stripe_account=CONNECTED) == (0, 1912)
-    events = all_events(led, stripe_account=CONNECTED, type="charge.dispute.*")
-    assert {e.account for e in events} == {CONNECTED} and len(events) == 5
+    assert balance(led, stripe_account=connected) == (0, 1912)
+    events = all_events(led, stripe_account=connected, type="charge.dispute.*")
+    assert {e.account for e in events} == {connected} and len(events) == 5
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,7 @@ def test_events_are_append_only_on_a_ledgers_database(led: Ledger, database_url:
             with pytest.raises(psycopg.Error, match="append-only"):
                 conn.execute(sql)
         (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
-    assert count == 1
+    assert count == 1 + 1  # and the platform's Account object, opened with the ledger
 
 
 # -- 2. two writers on one stream ------------------------------------------------------------
@@ -324,7 +324,7 @@ def test_retries_exhausted_raise_lock_timeout(
     assert led.customers.retrieve(customer.id).to_dict()["metadata"] == {"a": "1"}
     with connect(database_url, autocommit=True) as conn:
         (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
-    assert count == 2
+    assert count == 2 + 1  # and the platform's Account object, opened with the ledger
 
 
 # -- 3. tailing read_all while writers commit out of order -----------------------------------

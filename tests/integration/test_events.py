@@ -11,10 +11,10 @@ import pytest
 
 from ledger import FrozenClock, Ledger
 from ledger.errors import InvalidRequestError
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
 
 API_VERSION = "2024-11-20.acacia"
-CONNECTED = "acct_1ConnectedEvents"
 
 
 def event_count(database_url: str) -> int:
@@ -136,12 +136,13 @@ def test_retrieve_an_event_by_id(led: Ledger) -> None:
 
 
 def test_retrieve_a_missing_or_foreign_event_is_404(led: Ledger) -> None:
-    led.customers.create(stripe_account=CONNECTED)
-    theirs = events(led, stripe_account=CONNECTED)[0]["id"]
+    connected = connected_account(led)
+    led.customers.create(stripe_account=connected)
+    theirs = events(led, stripe_account=connected)[0]["id"]
     for event_id, account in (
         ("evt_doesnotexist", None),
         (theirs, None),
-        (theirs, "acct_1SomeoneElse"),
+        (theirs, connected_account(led)),
     ):
         with pytest.raises(InvalidRequestError) as caught:
             led.events.retrieve(event_id, stripe_account=account)
@@ -151,19 +152,20 @@ def test_retrieve_a_missing_or_foreign_event_is_404(led: Ledger) -> None:
 
 
 def test_events_of_a_connected_account_carry_account(led: Ledger) -> None:
-    cus = led.customers.create(name="c", stripe_account=CONNECTED, idempotency_key="ck")
-    led.customers.update(cus.id, name="d", stripe_account=CONNECTED)
-    led.customers.delete(cus.id, stripe_account=CONNECTED)
-    theirs = events(led, stripe_account=CONNECTED)
+    connected = connected_account(led)
+    cus = led.customers.create(name="c", stripe_account=connected, idempotency_key="ck")
+    led.customers.update(cus.id, name="d", stripe_account=connected)
+    led.customers.delete(cus.id, stripe_account=connected)
+    theirs = events(led, stripe_account=connected)
     assert [e["type"] for e in theirs] == [
         "customer.deleted",
         "customer.updated",
         "customer.created",
     ]
-    assert {e["account"] for e in theirs} == {CONNECTED}
+    assert {e["account"] for e in theirs} == {connected}
     assert theirs[2]["request"] == {"id": cus.last_response.request_id, "idempotency_key": "ck"}
-    retrieved = led.events.retrieve(theirs[0]["id"], stripe_account=CONNECTED)
-    assert retrieved.account == CONNECTED
+    retrieved = led.events.retrieve(theirs[0]["id"], stripe_account=connected)
+    assert retrieved.account == connected
     assert events(led) == []
 
 

@@ -10,9 +10,8 @@ import pytest
 
 from ledger import FrozenClock, Ledger
 from ledger.errors import InvalidRequestError
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
-
-CONNECTED = "acct_1ConnectedPaging"
 
 
 def event_count(database_url: str) -> int:
@@ -141,8 +140,9 @@ def test_both_cursors_together_are_refused(led: Ledger) -> None:
 def test_a_cursor_that_is_not_in_the_list_is_404(
     led: Ledger, database_url: str, param: str
 ) -> None:
+    connected = connected_account(led)
     (mine,) = make(led, None, 1)
-    (theirs,) = make(led, None, 1, stripe_account=CONNECTED)
+    (theirs,) = make(led, None, 1, stripe_account=connected)
     event_id = led.events.list().data[0].id
     count = event_count(database_url)
     cases = [
@@ -150,10 +150,10 @@ def test_a_cursor_that_is_not_in_the_list_is_404(
         (led.customers.list, "nope", {}, "customer"),
         (led.customers.list, event_id, {}, "customer"),
         (led.customers.list, theirs, {}, "customer"),
-        (led.customers.list, mine, {"stripe_account": CONNECTED}, "customer"),
+        (led.customers.list, mine, {"stripe_account": connected}, "customer"),
         (led.events.list, mine, {}, "event"),
         (led.events.list, "evt_doesnotexist", {}, "event"),
-        (led.events.list, event_id, {"stripe_account": CONNECTED}, "event"),
+        (led.events.list, event_id, {"stripe_account": connected}, "event"),
     ]
     for list_call, cursor, extra, kind in cases:
         error = refused(

@@ -16,6 +16,7 @@ from ledger import CardError, FrozenClock, InvalidRequestError, Ledger
 from ledger.domain.payment_intent import MESSAGE_RETURN_URL_REQUIRED
 from ledger.errors import IdempotencyError, LedgerError
 from ledger.errors import PermissionError as AccountError
+from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     RETURN_URL,
     all_events,
@@ -30,7 +31,6 @@ from tests.support.stripe_schema import assert_valid
 
 pytestmark = pytest.mark.usefixtures("books_balance")
 
-CONNECTED = "acct_1ConnectedPayments"
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)  # the clock fixture: a Wednesday
 FRIDAY = int(datetime(2024, 11, 22, tzinfo=UTC).timestamp())
 SEVEN_DAYS = timedelta(days=7)
@@ -185,15 +185,13 @@ def test_manual_capture_through_payment_method_options(led: Ledger) -> None:
 
 
 def test_partial_capture_releases_the_rest(led: Ledger) -> None:
-    intent = confirmed(led, capture_method="manual", application_fee_amount=100)
-    captured = led.payment_intents.capture(
-        intent.id, amount_to_capture=1500, application_fee_amount=50, metadata={"k": "v"}
-    )
+    intent = confirmed(led, capture_method="manual")
+    captured = led.payment_intents.capture(intent.id, amount_to_capture=1500, metadata={"k": "v"})
     assert (captured.status, captured.amount_received) == ("succeeded", 1500)
-    assert captured.application_fee_amount == 50 and captured.metadata == {"k": "v"}
+    assert captured.metadata == {"k": "v"}
     charge = charge_of(led, captured, expand=["balance_transaction"])
     assert (charge.amount, charge.amount_captured, charge.amount_refunded) == (2000, 1500, 500)
-    assert not charge.refunded and charge.application_fee_amount == 50
+    assert not charge.refunded
     txn = charge.balance_transaction
     assert (txn.amount, txn.fee, txn.net) == (1500, 74, 1426)  # 43.5 rounds half up to 44
     assert balance(led) == (0, 1426)
@@ -767,7 +765,8 @@ def test_a_replayed_decline_raises_the_same_card_error(led: Ledger, database_url
 
 
 def test_connected_accounts_have_their_own_payments(led: Ledger, database_url: str) -> None:
-    theirs = confirmed(led, stripe_account=CONNECTED)
+    connected = connected_account(led)
+    theirs = confirmed(led, stripe_account=connected)
     assert theirs.status == "succeeded"
     refused(
         database_url,
@@ -796,9 +795,9 @@ def test_connected_accounts_have_their_own_payments(led: Ledger, database_url: s
     )
     assert led.payment_intents.list().data == []
     assert balance(led) == (0, 0)
-    assert balance(led, stripe_account=CONNECTED) == (0, 1912)
-    events = all_events(led, stripe_account=CONNECTED)
-    assert {e.account for e in events} == {CONNECTED}
+    assert balance(led, stripe_account=connected) == (0, 1912)
+    events = all_events(led, stripe_account=connected)
+    assert {e.account for e in events} == {connected}
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -17,9 +17,9 @@ from ledger.domain.aggregate import State
 from ledger.domain.cards import PAYMENT_METHOD_IDS, TOKENS
 from ledger.errors import CardError, IdempotencyError, InvalidRequestError, LedgerError
 from tests.conftest import SHARED_STRIPE
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
 
-CONNECTED = "acct_1ConnectedPaymentMethods"
 FIXTURE = json.loads((SHARED_STRIPE / "fixtures3.json").read_text())["resources"]["payment_method"]
 VISA = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 ADDRESS = {
@@ -692,20 +692,21 @@ def test_list_of_a_missing_customer_or_cursor_is_404(led: Ledger, database_url: 
 def test_payment_methods_of_a_connected_account_are_invisible_elsewhere(
     led: Ledger, database_url: str
 ) -> None:
+    connected = connected_account(led)
     mine = led.payment_methods.create(type="card", card=VISA)
-    theirs = led.payment_methods.create(type="card", card=VISA, stripe_account=CONNECTED)
-    their_customer = led.customers.create(stripe_account=CONNECTED)
+    theirs = led.payment_methods.create(type="card", card=VISA, stripe_account=connected)
+    their_customer = led.customers.create(stripe_account=connected)
     my_customer = led.customers.create()
     assert [p.id for p in led.payment_methods.list()] == [mine.id]
-    assert [p.id for p in led.payment_methods.list(stripe_account=CONNECTED)] == [theirs.id]
-    assert led.payment_methods.retrieve(theirs.id, stripe_account=CONNECTED).id == theirs.id
+    assert [p.id for p in led.payment_methods.list(stripe_account=connected)] == [theirs.id]
+    assert led.payment_methods.retrieve(theirs.id, stripe_account=connected).id == theirs.id
 
     for call in (
         lambda: led.payment_methods.retrieve(theirs.id),
         lambda: led.payment_methods.update(theirs.id, metadata={"a": "b"}),
         lambda: led.payment_methods.detach(theirs.id),
         lambda: led.payment_methods.attach(theirs.id, customer=my_customer.id),
-        lambda: led.payment_methods.retrieve(mine.id, stripe_account=CONNECTED),
+        lambda: led.payment_methods.retrieve(mine.id, stripe_account=connected),
     ):
         fails(database_url, call, InvalidRequestError, "resource_missing", "payment_method", 404)
     fails(
@@ -717,12 +718,12 @@ def test_payment_methods_of_a_connected_account_are_invisible_elsewhere(
         404,
     )
     attached = led.payment_methods.attach(
-        theirs.id, customer=their_customer.id, stripe_account=CONNECTED
+        theirs.id, customer=their_customer.id, stripe_account=connected
     )
     assert attached.customer == their_customer.id
     assert pm_event_types(led) == []
-    event = led.events.list(type="payment_method.attached", stripe_account=CONNECTED).data[0]
-    assert event.account == CONNECTED
+    event = led.events.list(type="payment_method.attached", stripe_account=connected).data[0]
+    assert event.account == connected
 
 
 def test_idempotent_create_and_attach_replay(led: Ledger, database_url: str) -> None:

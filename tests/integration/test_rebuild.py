@@ -16,8 +16,8 @@ from ledger import FrozenClock, Ledger, LogPosition, RecordedEvent
 from ledger.projections import rebuild as rebuild_module
 from ledger.projections.registry import projection_tables
 from ledger.services import runner
+from tests.support.accounts import connected_account
 
-OTHER_ACCOUNT = "acct_1RebuildTest"
 WAIT_SECONDS = 20.0  # only reached when something is broken
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
@@ -65,9 +65,20 @@ def read_everything(led: Ledger) -> list[RecordedEvent]:
     return seen
 
 
-def workload(led: Ledger, clock: FrozenClock) -> None:
+# Account objects (the platform's own, opened with the ledger, and `other`) are events of the
+# platform's books that publish no Stripe event.
+ACCOUNTS = 2
+
+
+@pytest.fixture
+def other(led: Ledger) -> str:
+    """A connected account of the platform."""
+    return connected_account(led)
+
+
+def workload(led: Ledger, clock: FrozenClock, other: str) -> None:
     """Creates, updates (metadata set and unset), deletes, on two accounts."""
-    for account in (None, OTHER_ACCOUNT):
+    for account in (None, other):
         scope = {"stripe_account": account} if account else {}
         jenny = led.customers.create(
             email="jenny@example.com",
@@ -92,17 +103,17 @@ def workload(led: Ledger, clock: FrozenClock) -> None:
 
 
 def test_rebuild_reproduces_the_projections_exactly(
-    led: Ledger, database_url: str, clock: FrozenClock
+    led: Ledger, database_url: str, clock: FrozenClock, other: str
 ) -> None:
-    workload(led, clock)
+    workload(led, clock, other)
     live = snapshot(database_url)
     events = read_everything(led)
-    assert len(events) == event_count(database_url) == 2 * 10
+    assert len(events) == event_count(database_url) == 2 * 10 + ACCOUNTS
     # The workload reached both accounts, deletions and metadata unsets.
     objects = live["objects"]
-    assert {row[0] for row in objects} == {led.platform_account_id, OTHER_ACCOUNT}
+    assert {row[0] for row in objects} == {led.platform_account_id, other}
     assert sum(1 for row in objects if row[6]) == 2  # deleted
-    assert len(live["stripe_events"]) == len(events)
+    assert len(live["stripe_events"]) == len(events) - ACCOUNTS
 
     report = led.rebuild()
 
@@ -115,9 +126,9 @@ def test_rebuild_reproduces_the_projections_exactly(
 
 
 def test_rebuild_repairs_damaged_projections(
-    led: Ledger, database_url: str, clock: FrozenClock
+    led: Ledger, database_url: str, clock: FrozenClock, other: str
 ) -> None:
-    workload(led, clock)
+    workload(led, clock, other)
     live = snapshot(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute('UPDATE objects SET data = data || \'{"name": "tampered"}\'')
@@ -135,7 +146,7 @@ def test_rebuild_repairs_damaged_projections(
 
 
 def test_rebuild_while_writers_run_loses_and_doubles_nothing(
-    led: Ledger, database_url: str
+    led: Ledger, database_url: str, other: str
 ) -> None:
     stop = threading.Event()
 
@@ -155,7 +166,7 @@ def test_rebuild_while_writers_run_loses_and_doubles_nothing(
 
     reports = []
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(writer, account) for account in (None, OTHER_ACCOUNT)]
+        futures = [pool.submit(writer, account) for account in (None, other)]
         try:
             for _ in range(4):
                 # Rebuild only once the writers have moved on, so each rebuild meets them.
@@ -178,13 +189,13 @@ def test_rebuild_while_writers_run_loses_and_doubles_nothing(
     replayed = [report.events_replayed for report in reports]
     assert replayed == sorted(set(replayed)), replayed
     total = event_count(database_url)
-    assert total == 3 * sum(len(w) for w in written)
+    assert total == 3 * sum(len(w) for w in written) + ACCOUNTS
 
     # Live projections, maintained by the writers around the rebuilds, hold every write once.
     live = snapshot(database_url)
-    assert len(live["stripe_events"]) == total
-    for account, customers in zip((led.platform_account_id, OTHER_ACCOUNT), written, strict=True):
-        rows = {row[1]: row for row in live["objects"] if row[0] == account}
+    assert len(live["stripe_events"]) == total - ACCOUNTS
+    for account, customers in zip((led.platform_account_id, other), written, strict=True):
+        rows = {row[1]: row for row in live["objects"] if (row[0], row[2]) == (account, "customer")}
         assert rows.keys() == customers.keys()
         for customer_id, metadata in customers.items():
             assert rows[customer_id][7]["metadata"] == metadata
@@ -238,9 +249,9 @@ def test_command_in_flight_when_rebuild_starts_is_replayed_once(
     assert not writer.is_alive()
 
     assert outcome["customer"].name == "Jenny"
-    assert report.events_replayed == event_count(database_url) == 2
+    assert report.events_replayed == event_count(database_url) == 2 + 1  # + the platform's account
     live = snapshot(database_url)
-    assert [row[5] for row in live["objects"]] == [2]  # stream_version
+    assert [row[5] for row in live["objects"] if row[2] == "customer"] == [2]  # stream_version
     assert sorted(row[2] for row in live["stripe_events"]) == [
         "customer.created",
         "customer.updated",
@@ -276,10 +287,11 @@ def test_command_arriving_during_a_rebuild_applies_on_top(
     finally:
         release.set()
 
-    assert report.events_replayed == 1  # the command had not appended when the rebuild read
-    assert event_count(database_url) == 2
+    # The command had not appended when the rebuild read (the other event: the platform's account).
+    assert report.events_replayed == 2
+    assert event_count(database_url) == 3
     live = snapshot(database_url)
-    assert [row[5] for row in live["objects"]] == [2]
+    assert [row[5] for row in live["objects"] if row[2] == "customer"] == [2]
     assert sorted(row[2] for row in live["stripe_events"]) == [
         "customer.created",
         "customer.updated",

@@ -15,6 +15,7 @@ import pytest
 
 from ledger import CardError, FrozenClock, IdempotencyError, InvalidRequestError, Ledger
 from ledger.testing import ReferenceModel
+from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
     books_balance,  # noqa: F401
@@ -27,7 +28,6 @@ from tests.support.stripe_schema import assert_valid
 
 pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
-CONNECTED = "acct_1ConnectedRefunds"
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
 RACERS = 6
 
@@ -478,7 +478,8 @@ def test_a_replayed_refund_appends_nothing(led: Ledger, database_url: str) -> No
 
 
 def test_connected_accounts_have_their_own_refunds(led: Ledger, database_url: str) -> None:
-    theirs = paid_charge(led, stripe_account=CONNECTED)
+    connected = connected_account(led)
+    theirs = paid_charge(led, stripe_account=connected)
     refused(
         database_url,
         lambda: led.refunds.create(charge=theirs.id),
@@ -488,7 +489,7 @@ def test_connected_accounts_have_their_own_refunds(led: Ledger, database_url: st
         http_status=404,
         message=f"No such charge: '{theirs.id}'",
     )
-    refund = led.refunds.create(charge=theirs.id, amount=700, stripe_account=CONNECTED)
+    refund = led.refunds.create(charge=theirs.id, amount=700, stripe_account=connected)
     refused(
         database_url,
         lambda: led.refunds.retrieve(refund.id),
@@ -499,11 +500,11 @@ def test_connected_accounts_have_their_own_refunds(led: Ledger, database_url: st
         message=f"No such refund: '{refund.id}'",
     )
     assert led.refunds.list().data == []
-    assert [r.id for r in led.refunds.list(stripe_account=CONNECTED).data] == [refund.id]
+    assert [r.id for r in led.refunds.list(stripe_account=connected).data] == [refund.id]
     assert balance(led) == (0, 0)
-    assert balance(led, stripe_account=CONNECTED) == (-700, 1912)
-    events = all_events(led, stripe_account=CONNECTED)
-    assert {e.account for e in events} == {CONNECTED}
+    assert balance(led, stripe_account=connected) == (-700, 1912)
+    events = all_events(led, stripe_account=connected)
+    assert {e.account for e in events} == {connected}
 
 
 def test_connect_options_need_a_connect_charge(led: Ledger, database_url: str) -> None:
@@ -529,15 +530,7 @@ def test_connect_options_need_a_connect_charge(led: Ledger, database_url: str) -
             http_status=400,
             message=message,
         )
-    destination = paid_charge(
-        led,
-        application_fee_amount=100,
-        transfer_data={"destination": "acct_1Seller"},
-    )
-    refund = led.refunds.create(
-        charge=destination.id, refund_application_fee=True, reverse_transfer=True
-    )
-    assert refund.status == "succeeded" and refund.transfer_reversal is None
+    # Destination charges: tests/integration/test_destination_charges.py.
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from ledger import FrozenClock, InvalidRequestError, Ledger
 from ledger.services import due
 from ledger.services.due import DueItem, DueJob
 from ledger.services.runner import JSON, Command, UnitOfWork
+from tests.support.accounts import connected_account
 from tests.support.stripe_schema import assert_valid
 
 START = 1_732_104_000  # the FrozenClock fixture's time
@@ -99,7 +100,8 @@ def test_delete_deletes_the_clock_and_its_customers(led: Ledger) -> None:
 
 
 def test_clocks_are_isolated_per_account(led: Ledger) -> None:
-    clock = led.test_helpers.test_clocks.create(frozen_time=START, stripe_account="acct_other1")
+    other = connected_account(led)
+    clock = led.test_helpers.test_clocks.create(frozen_time=START, stripe_account=other)
     with pytest.raises(InvalidRequestError) as error:
         led.test_helpers.test_clocks.retrieve(clock.id)
     assert error.value.http_status == 404

@@ -14,6 +14,7 @@ import pytest
 
 from ledger import FrozenClock, IdempotencyError, InvalidRequestError, Ledger
 from ledger.domain import topup as domain
+from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
     books_balance,  # noqa: F401
@@ -25,7 +26,6 @@ from tests.support.stripe_schema import assert_valid
 
 pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
-CONNECTED = "acct_1ConnectedTopups"
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
 
 
@@ -475,12 +475,13 @@ def test_the_same_idempotency_key_creates_one_top_up(led: Ledger, database_url: 
 
 
 def test_a_connected_accounts_top_ups_are_its_own(led: Ledger, database_url: str) -> None:
-    theirs = topped_up(led, 800, stripe_account=CONNECTED)
+    connected = connected_account(led)
+    theirs = topped_up(led, 800, stripe_account=connected)
     assert theirs.status == "succeeded"
-    assert balance(led, stripe_account=CONNECTED) == (800, 0, 800)
+    assert balance(led, stripe_account=connected) == (800, 0, 800)
     assert balance(led) == (0, 0, 0)
     assert led.topups.list().data == []
-    assert [t.id for t in led.topups.list(stripe_account=CONNECTED).data] == [theirs.id]
+    assert [t.id for t in led.topups.list(stripe_account=connected).data] == [theirs.id]
     refused(
         database_url,
         lambda: led.topups.retrieve(theirs.id),
@@ -489,9 +490,9 @@ def test_a_connected_accounts_top_ups_are_its_own(led: Ledger, database_url: str
         param="id",
         http_status=404,
     )
-    events = all_events(led, stripe_account=CONNECTED)
+    events = all_events(led, stripe_account=connected)
     assert [e.type for e in events] == ["topup.created", "topup.succeeded"]
-    assert all(e.account == CONNECTED for e in events)
+    assert all(e.account == connected for e in events)
 
 
 def test_a_test_clock_advance_does_not_answer_top_ups(led: Ledger, clock: FrozenClock) -> None:
