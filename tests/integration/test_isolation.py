@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ledger import InvalidRequestError, Ledger
-from tests.support.accounts import connected_account
+from tests.support.accounts import connected_account, verified_account
 from tests.support.payments import confirmed, counts
 
 Scope = dict[str, Any]  # {} for the platform, {"stripe_account": "acct_…"} for a connected one
@@ -60,6 +60,36 @@ def _account(led: Ledger, scope: Scope) -> str:
     return connected_account(led)
 
 
+def _owner(led: Ledger, scope: Scope) -> str:
+    return str(scope.get("stripe_account", led.platform_account_id))
+
+
+def _payout(led: Ledger, scope: Scope) -> str:
+    confirmed(led, "pm_card_bypassPending", **scope)
+    led.accounts.external_accounts.create(_owner(led, scope), external_account="btok_us_verified")
+    return str(led.payouts.create(amount=500, currency="usd", **scope).id)
+
+
+def _topup(led: Ledger, scope: Scope) -> str:
+    return str(led.topups.create(amount=1000, currency="usd", **scope).id)
+
+
+def _transfer(led: Ledger, scope: Scope) -> str:
+    # Only the platform transfers, to its connected accounts.
+    assert not scope
+    confirmed(led, "pm_card_bypassPending")
+    seller = verified_account(led)
+    return str(led.transfers.create(amount=500, currency="usd", destination=seller).id)
+
+
+def _application_fee(led: Ledger, scope: Scope) -> str:
+    # A destination charge's fee is the platform's.
+    assert not scope
+    seller = verified_account(led)
+    intent = confirmed(led, transfer_data={"destination": seller}, application_fee_amount=200)
+    return str(led.charges.retrieve(str(intent.latest_charge)).application_fee)
+
+
 @dataclass(frozen=True)
 class Resource:
     """How to make, retrieve and list one kind of object as a given account."""
@@ -93,6 +123,20 @@ RESOURCES = [
     Resource("balance_transactions", _balance_transaction, _service("balance_transactions")),
     Resource("events", _event, _service("events")),
     Resource("accounts", _account, _service("accounts"), connected_accounts_make=False),
+    Resource("payouts", _payout, _service("payouts")),
+    Resource("topups", _topup, _service("topups")),
+    Resource(
+        "transfers",
+        _transfer,
+        _service("transfers"),
+        connected_accounts_make=False,
+    ),
+    Resource(
+        "application_fees",
+        _application_fee,
+        _service("application_fees"),
+        connected_accounts_make=False,
+    ),
 ]
 
 # (who makes the object, who looks for it): the platform, and two connected accounts A and B.
