@@ -1,8 +1,9 @@
-"""`ledger demo`: a realistic day of card payments, then time passes, then the audit.
+"""`ledger demo`: a day of card payments and of a marketplace, time passing, payouts, the audit.
 
-Each run books its day into a merchant account of its own (a new connected account), so the
-balance and the summary it prints are that day's alone, however many times the demo has run
-before.
+Each run books its day into accounts of its own: a merchant (a connected account taking its own
+card payments) and a marketplace seller (a connected account paid through the platform's
+destination charges). Their balances and the summary printed are that day's alone, however many
+times the demo has run before; the platform's share is shown as this run's balance transactions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.client import Ledger
@@ -152,21 +154,131 @@ def run_demo(led: Ledger, say: Say) -> None:
     won = led.disputes.update(dispute.id, evidence={"uncategorized_text": "winning_evidence"}, **on)
     say(f"  evidence submitted -> {won.status}: funds and fee reinstated")
 
+    market = _marketplace(led, say, run)
+
     # -- time passes -------------------------------------------------------------------------
-    _show_balance(led, say, on, "balance at the end of the day")
+    _show_balance(led, say, on, "merchant balance at the end of the day")
     if isinstance(led.clock, FrozenClock):
         led.clock.advance(timedelta(days=4))
         ran = led.run_due()
         say(f"four days later: {ran} pieces of due work ran (pending funds became available)")
-        _show_balance(led, say, on, "balance now")
+        _show_balance(led, say, on, "merchant balance now")
+        _payouts(led, say, market)
 
-    _summary_by_category(led, say, on)
+    _summary_by_category(led, say, on, "merchant")
+    _summary_by_category(led, say, {"stripe_account": market.seller}, "seller")
     report = led.audit()
     verdict = "ok" if report.ok else f"FAILED ({len(report.discrepancies)} discrepancies)"
     say(
         f"audit: replayed {report.events_replayed} events into shadow projections, checked "
         f"{', '.join(report.checks)}: {verdict}"
     )
+
+
+@dataclass
+class _Market:
+    """What the marketplace part made: the seller, and the platform's balance transactions."""
+
+    seller: str
+    platform_transactions: list[str] = field(default_factory=list)
+
+
+def _marketplace(led: Ledger, say: Say, run: str) -> _Market:
+    """A seller paid through destination charges with a platform fee, and a reversal."""
+    seller = led.accounts.create(
+        type="custom",
+        country="US",
+        email=f"seller+{run}@example.com",
+        capabilities={"card_payments": {"requested": True}, "transfers": {"requested": True}},
+        business_type="individual",
+        business_profile={"mcc": "5734", "url": "https://seller.example"},
+        # Stripe's test values that verify an individual at once.
+        individual={
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": f"grace+{run}@example.com",
+            "phone": "+15555550100",
+            "dob": {"day": 1, "month": 1, "year": 1902},
+            "address": {
+                "line1": "address_full_match",
+                "city": "San Francisco",
+                "postal_code": "94103",
+                "state": "CA",
+            },
+            "ssn_last_4": "0000",
+        },
+        tos_acceptance={"date": int(led.clock.now().timestamp()), "ip": "203.0.113.7"},
+        # The demo pays the seller out itself, below.
+        settings={"payouts": {"schedule": {"interval": "manual"}}},
+    )
+    market = _Market(seller.id)
+    led.accounts.external_accounts.create(seller.id, external_account="btok_us_verified")
+    say(
+        f"marketplace: seller {seller.id} ({seller.type}), transfers "
+        f"{seller.capabilities['transfers']}, with a test bank account"
+    )
+    for amount, fee, card in (
+        (10_000, 1_000, "pm_card_visa"),
+        (4_500, 450, "pm_card_bypassPending"),
+    ):
+        intent = led.payment_intents.create(
+            amount=amount,
+            currency="usd",
+            payment_method=card,
+            payment_method_types=["card"],
+            confirm=True,
+            transfer_data={"destination": seller.id},
+            application_fee_amount=fee,
+        )
+        charge = led.charges.retrieve(intent.latest_charge, expand=["transfer", "application_fee"])
+        market.platform_transactions += [
+            charge.balance_transaction,
+            charge.transfer.balance_transaction,
+            charge.application_fee.balance_transaction,
+        ]
+        say(
+            f"  destination charge {charge.id} {_usd(amount)}: transfer {charge.transfer.id} "
+            f"of {_usd(charge.transfer.amount)} to the seller, platform fee "
+            f"{charge.application_fee.id} {_usd(fee)}"
+        )
+    reversal = led.transfers.create_reversal(charge.transfer.id, amount=1_000)
+    market.platform_transactions.append(reversal.balance_transaction)
+    say(
+        f"  transfer reversal {reversal.id}: {_usd(reversal.amount)} of {charge.transfer.id} "
+        "back from the seller"
+    )
+    _show_balance(led, say, {"stripe_account": seller.id}, "  seller balance")
+    return market
+
+
+def _payouts(led: Ledger, say: Say, market: _Market) -> None:
+    """Pay out the seller's balance and the platform's earnings of this run; let them arrive."""
+    seller = {"stripe_account": market.seller}
+    available = sum(b.amount for b in led.balance.retrieve(**seller).available)
+    seller_payout = led.payouts.create(amount=available, currency="usd", **seller)
+    say(f"seller payout {seller_payout.id}: {_usd(available)}, {seller_payout.status}")
+    platform = led.platform_account_id
+    if not led.accounts.external_accounts.list(platform, object="bank_account").data:
+        led.accounts.external_accounts.create(platform, external_account="btok_us_verified")
+    earned = sum(led.balance_transactions.retrieve(txn).net for txn in market.platform_transactions)
+    payouts = [(seller_payout.id, seller)]
+    try:
+        platform_payout = led.payouts.create(amount=earned, currency="usd")
+    except InvalidRequestError as error:
+        say(f"platform payout of {_usd(earned)} refused: {error.code}")
+    else:
+        payouts.append((platform_payout.id, {}))
+        say(
+            f"platform payout {platform_payout.id}: this run's earnings {_usd(earned)}, "
+            f"{platform_payout.status}"
+        )
+    assert isinstance(led.clock, FrozenClock)
+    led.clock.advance(timedelta(days=5))  # past the arrival date, weekends included
+    led.run_due()
+    for payout_id, scope in payouts:
+        payout = led.payouts.retrieve(payout_id, **scope)
+        arrival = datetime.fromtimestamp(payout.arrival_date, UTC).date().isoformat()
+        say(f"  five days later {payout.id} is {payout.status} (arrived {arrival})")
 
 
 def _show_balance(led: Ledger, say: Say, on: dict[str, Any], title: str) -> None:
@@ -176,7 +288,7 @@ def _show_balance(led: Ledger, say: Say, on: dict[str, Any], title: str) -> None
     say(f"{title}: available {available}, pending {pending}")
 
 
-def _summary_by_category(led: Ledger, say: Say, on: dict[str, Any]) -> None:
+def _summary_by_category(led: Ledger, say: Say, on: dict[str, Any], whose: str) -> None:
     totals: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for txn in led.balance_transactions.list(limit=100, **on).auto_paging_iter():
         row = totals[txn.reporting_category]
@@ -184,7 +296,7 @@ def _summary_by_category(led: Ledger, say: Say, on: dict[str, Any]) -> None:
         row[1] += txn.amount
         row[2] += txn.fee
         row[3] += txn.net
-    say("balance transactions by reporting category:")
+    say(f"{whose}'s balance transactions by reporting category:")
     say(f"  {'category':<18} {'count':>5} {'gross':>12} {'fees':>10} {'net':>12}")
     for category, (count, gross, fee, net) in sorted(totals.items()):
         say(f"  {category:<18} {count:>5} {_usd(gross):>12} {_usd(fee):>10} {_usd(net):>12}")

@@ -49,6 +49,12 @@ def test_demo_then_rebuild(database_url: str, capsys: pytest.CaptureFixture[str]
     # 2000 + 4599 + 12500 + 990 + 6500 + 5000 in charges, less fees, a refund of 1000;
     # the won dispute gave its amount and fee back.
     assert "balance now: available $294.92, pending $0.00" in demo
+    # The marketplace: $100 + $45 destination charges with 10% platform fees, $10 reversed:
+    # the seller is paid out all of it, $145 - $14.50 - $10 = $120.50.
+    assert "transfers active" in demo
+    assert "seller payout" in demo and "$120.50, pending" in demo
+    assert re.search(r"five days later po_\w+ is paid", demo)
+    assert "platform payout" in demo and "refused" not in demo
     assert re.search(r"audit: replayed \d+ events .*: ok", demo)
 
     assert main(["--database-url", database_url, "rebuild"]) == 0
