@@ -7,6 +7,11 @@ and the platform books an `application_fee` balance transaction for the same amo
 against the fee's own in-transit ledger account (book `connect`, account `fee_…`), which sums to
 zero. The fee's funds follow the charge's: pending until the charge's funds become available.
 
+A direct charge (made by the platform in a connected account, with `stripe_account`) takes its
+fee out of the charge itself: the charge's own `charge` balance transaction itemises it next to
+Stripe's fee and nets it out (`ledger.domain.charge`), and the platform books the fee as above,
+with the connected account's charge as `charge` and no `originating_transaction`.
+
 A fee refund moves money back the other way at once: an `application_fee_refund` balance
 transaction in the platform (-amount; its available balance may go below zero, as with refunds)
 and one in the connected account (+amount), on the same in-transit account.
@@ -15,7 +20,8 @@ The fee and its refunds live in the platform's books: only the platform sees the
 charge and reversals of a transfer refund the fee in proportion (`cumulative_share`).
 
 Sources: https://docs.stripe.com/api/application_fees, https://docs.stripe.com/api/fee_refunds,
-https://docs.stripe.com/connect/destination-charges (flow of funds with fees, refunds).
+https://docs.stripe.com/connect/destination-charges (flow of funds with fees, refunds),
+https://docs.stripe.com/connect/direct-charges (collect application fees).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "ApplicationFeeCreated",
     "ApplicationFeeRefunded",
     "DestinationSplit",
+    "DirectCharge",
     "FeeContext",
     "FeeRefundContext",
     "FeeRefundCreated",
@@ -57,6 +64,7 @@ __all__ = [
     "decide_refund",
     "decide_refund_update",
     "destination_split",
+    "direct_fee_amount",
     "fee_detail",
     "refund_remaining",
 ]
@@ -145,6 +153,27 @@ def fee_detail(amount: int, money: str, application: str) -> JSON:
         "description": f"{APPLICATION_NAME} application fee",
         "type": "application_fee",
     }
+
+
+# -- direct charges: the fee taken out of a connected account's own charge ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DirectCharge:
+    """A charge the platform makes in a connected account: who made it, and its fee's id."""
+
+    application: str  # the platform's Connect application: the charge's `application`
+    application_fee_id: str  # the ApplicationFee's id, should the charge take a fee
+
+
+def direct_fee_amount(charge: JSON, captured: int) -> int:
+    """The application fee a direct charge takes when `captured` is captured (0: none).
+
+    "The application fee collected is capped at the amount of the charge"
+    (https://docs.stripe.com/connect/direct-charges).
+    """
+    assert charge["transfer_data"] is None and captured >= 0, charge["id"]
+    return min(int(charge["application_fee_amount"] or 0), captured)
 
 
 def cumulative_share(done_before: int, done_now: int, whole: int, share: int) -> int:

@@ -91,10 +91,13 @@ def new_balance_transaction(
     counterparty: tuple[str, str] = (BOOK_NETWORK, CARD_NETWORK),
     source_type: str = "card",
     fee_account: tuple[str, str] = (BOOK_STRIPE, FEES),
+    fee_accounts: Mapping[str, tuple[str, str]] | None = None,
 ) -> BalanceTransactionCreated:
     """A balance transaction and its postings; pending until `available_on` if in the future.
 
     The fee goes to `fee_account`: Stripe's fees, or an application fee's in-transit account.
+    `fee_accounts` sends the `fee_details` of some types elsewhere (a direct charge's
+    `application_fee` goes to the fee's in-transit account, its `stripe_fee` to Stripe).
     """
     fee = sum(detail["amount"] for detail in fee_details)
     net = amount - fee
@@ -116,16 +119,21 @@ def new_balance_transaction(
             source_type=source_type,
         ),
     ]
-    if fee:
-        postings.append(
-            Posting(
-                book=fee_account[0],
-                account=fee_account[1],
-                currency=currency,
-                amount=fee,
-                source_type=source_type,
+    fee_by_account: dict[tuple[str, str], int] = {}
+    for detail in fee_details:
+        target = (fee_accounts or {}).get(detail["type"], fee_account)
+        fee_by_account[target] = fee_by_account.get(target, 0) + detail["amount"]
+    for (fee_book, fee_ledger_account), fee_amount in fee_by_account.items():
+        if fee_amount:
+            postings.append(
+                Posting(
+                    book=fee_book,
+                    account=fee_ledger_account,
+                    currency=currency,
+                    amount=fee_amount,
+                    source_type=source_type,
+                )
             )
-        )
     assert_balanced(postings)
     balance_transaction = {
         "id": txn_id,

@@ -13,6 +13,11 @@ network transaction id.
 
 Refunds and disputes are added to this aggregate by their own events; `_refund_fields` is the
 one place that derives `refunded` from `amount_refunded`.
+
+A direct charge (made by the platform in a connected account) shows the platform's Connect
+`application`; when it is captured with an `application_fee_amount` it takes the fee: the charge
+names its `application_fee` and its balance transaction itemises the fee next to Stripe's, posted
+to the fee's in-transit account (the platform books the other side).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, diff_previous, register
+from ledger.domain.application_fee import DirectCharge, direct_fee_amount, fee_detail
 from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
 from ledger.domain.cards import TestCard
 from ledger.domain.events import DomainEvent
+from ledger.domain.postings import BOOK_CONNECT
 from ledger.domain.rules import apply_metadata, check_email, reject, reject_if
 from ledger.money import Pricing, available_on, currency
 from ledger.processor import Authorization
@@ -52,6 +59,7 @@ __all__ = [
     "decide_create",
     "decide_release",
     "decide_update",
+    "direct_capture_changes",
     "evolve",
     "refunded_with",
     "shipping_json",
@@ -193,9 +201,12 @@ class ChargeAttempt:
     radar_session: str | None = None
     # The id of the balance transaction to create, when the charge is captured now.
     balance_transaction: str | None = None
+    # Set for a direct charge (made by the platform in a connected account).
+    direct: DirectCharge | None = None
 
     def __post_init__(self) -> None:
         assert self.amount >= 1
+        assert self.direct is None or self.transfer_data is None, "direct or destination"
         assert not self.authorization.requires_action, "a charge needs a final answer"
         succeeded_now = self.authorization.approved and self.capture
         assert (self.balance_transaction is not None) == succeeded_now
@@ -251,7 +262,7 @@ def _blank_charge(attempt: ChargeAttempt) -> JSON:
         "amount": attempt.amount,
         "amount_captured": 0,
         "amount_refunded": 0,
-        "application": None,
+        "application": None if attempt.direct is None else attempt.direct.application,
         "application_fee": None,
         "application_fee_amount": attempt.application_fee_amount,
         "balance_transaction": None,
@@ -328,6 +339,7 @@ def decide_create(attempt: ChargeAttempt) -> list[DomainEvent]:
                 "amount_captured": attempt.amount,
                 "balance_transaction": attempt.balance_transaction,
             }
+            charge |= direct_capture_changes(charge, attempt.amount, attempt.direct)
             internal["dispute_due"] = outcome.dispute is not None
         else:
             internal["expires_at"] = attempt.created + AUTHORIZATION_VALIDITY_SECONDS
@@ -351,17 +363,26 @@ def charge_balance_transaction(
     """The balance transaction of `amount` captured on `charge` at `at`, with Stripe's fee.
 
     Funds are pending until `available_on` (N business days later), or available at once for
-    the `bypassPending` test cards.
+    the `bypassPending` test cards. A direct charge that takes an application fee (its
+    `application_fee` is set) itemises the fee too and posts it to the fee's in-transit account.
     """
     money = currency(charge["currency"])
     created = int(at.timestamp())
+    fee_details = pricing.fee_details(amount, money)
+    fee_accounts: dict[str, tuple[str, str]] = {}
+    if charge["application_fee"] is not None and charge["transfer_data"] is None:
+        application_fee = direct_fee_amount(charge, amount)
+        assert application_fee >= 1 and charge["application"] is not None, charge["id"]
+        fee_details.append(fee_detail(application_fee, money.code, charge["application"]))
+        fee_accounts["application_fee"] = (BOOK_CONNECT, charge["application_fee"])
     return new_balance_transaction(
         txn_id=txn_id,
         account_id=account_id,
         type="charge",
         amount=amount,
         currency=money.code,
-        fee_details=pricing.fee_details(amount, money),
+        fee_details=fee_details,
+        fee_accounts=fee_accounts,
         created=created,
         available_on=(
             created
@@ -374,6 +395,16 @@ def charge_balance_transaction(
 
 
 # -- capture, release, update ----------------------------------------------------------------
+
+
+def direct_capture_changes(charge: JSON, amount: int, direct: DirectCharge | None) -> JSON:
+    """What capturing `amount` of a direct charge sets: the application fee it takes, if any.
+
+    `charge` is the charge as it will be captured (with the capture's own changes).
+    """
+    if direct is None or direct_fee_amount(charge, amount) == 0:
+        return {}
+    return {"application_fee": direct.application_fee_id}
 
 
 def check_capturable(state: State, now: int) -> None:

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from ledger.domain import charge as charge_domain
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, register
-from ledger.domain.application_fee import check_destination_terms
+from ledger.domain.application_fee import DirectCharge, check_destination_terms
 from ledger.domain.cards import AUTHENTICATION_REQUIRED, CardOutcome, TestCard
 from ledger.domain.events import DomainEvent
 from ledger.domain.rules import apply_metadata, check_email, reject, reject_if
@@ -520,8 +520,13 @@ def decide_create(
     *,
     payment_method: str | None,
     payment_method_configuration: str,
+    application: str | None = None,
 ) -> list[DomainEvent]:
-    """Create a PaymentIntent from validated params (its customer and PaymentMethod exist)."""
+    """Create a PaymentIntent from validated params (its customer and PaymentMethod exist).
+
+    `application`: the platform's Connect application, for an intent it creates in a connected
+    account (a direct charge).
+    """
     money = currency(params["currency"])
     amount = params["amount"]
     check_charge_amount(amount, money)
@@ -536,7 +541,7 @@ def decide_create(
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
         "amount_received": 0,
-        "application": None,
+        "application": application,
         "application_fee_amount": params.get("application_fee_amount"),
         "automatic_payment_methods": automatic,
         "canceled_at": None,
@@ -826,6 +831,7 @@ class PaymentContext:
     source_id: str  # the 3D Secure source a `next_action` points to
     card: TestCard
     payment_method: JSON  # the PaymentMethod's JSON
+    direct: DirectCharge | None = None  # set when the platform pays in a connected account
 
     @property
     def created(self) -> int:
@@ -918,6 +924,7 @@ def _charge_attempt(
         balance_transaction=(
             ctx.balance_transaction_id if authorization.approved and capture else None
         ),
+        direct=ctx.direct,
     )
 
 
@@ -1049,8 +1056,12 @@ def decide_capture(
     now: datetime,
     pricing: Pricing,
     balance_transaction_id: str,
+    direct: DirectCharge | None = None,
 ) -> Appends:
-    """Capture all or part of the authorization; the rest is released to the cardholder."""
+    """Capture all or part of the authorization; the rest is released to the cardholder.
+
+    `direct`: set for a direct charge, which takes its application fee now.
+    """
     check_action(state, Action.capture)
     data = state.data
     capturable = data["amount_capturable"]
@@ -1102,6 +1113,9 @@ def decide_capture(
             "destination": transfer_data["destination"],
         }
     _check_destination_terms(data | changes)
+    charge_changes |= charge_domain.direct_capture_changes(
+        charge.data | charge_changes, amount, direct
+    )
     if charge_changes.keys() & {"statement_descriptor", "statement_descriptor_suffix"}:
         merged = charge.data | charge_changes
         charge_changes["calculated_statement_descriptor"] = (

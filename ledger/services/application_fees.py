@@ -1,9 +1,9 @@
 """`led.application_fees`: application fees (retrieve, list) and their refunds.
 
-Application fees are created by destination charges (`ledger.services.destination_charges`) and
-live in the platform's books: a connected account asking sees none (`resource_missing`). A fee
-refund gives money back to the connected account and takes it from the platform's available
-balance, which may go below zero (as a refund may).
+Application fees are created by destination and direct charges
+(`ledger.services.destination_charges`) and live in the platform's books: a connected account
+asking sees none (`resource_missing`). A fee refund gives money back to the connected account
+and takes it from the platform's available balance, which may go below zero (as a refund may).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ def refund_application_fee(uow: UnitOfWork, fee: State, amount: int, params: JSO
     """Queue a refund of `amount` of `fee` to its connected account; return the refund's id.
 
     The platform's balance is debited (and locked: take it before the command's first flush).
+    The platform asks, or the connected account refunds a direct charge with
+    `refund_application_fee`.
     """
-    assert uow.ctx.account_id == uow.platform_account_id
+    assert uow.ctx.account_id in (uow.platform_account_id, fee.data["account"])
     uow.lock_balance(uow.platform_account_id, fee.data["currency"])
     ctx = domain.FeeRefundContext(
         platform_account_id=uow.platform_account_id,

@@ -28,8 +28,9 @@ from ledger.resources.expand import Resolver, register_includable
 from ledger.services.base import Service, stripe_operation
 from ledger.services.destination_charges import (
     MESSAGE_CHARGE_FEE_WITHOUT_DESTINATION,
-    book_destination_charge,
+    book_connect_charge,
     check_connect_params,
+    direct_charge,
     lock_for_capture,
 )
 from ledger.services.due import DueItem, DueJob, register_due_job
@@ -308,6 +309,7 @@ class ChargesService(Service):
                 source=source.source,
                 radar_session=(p.get("radar_options") or {}).get("session"),
                 balance_transaction=txn_id,
+                direct=direct_charge(uow),
             )
             events = domain.decide_create(attempt)
             if txn_id is not None:
@@ -332,7 +334,7 @@ class ChargesService(Service):
                 )
             uow.flush()
             if txn_id is not None:
-                book_destination_charge(uow, charge_id)
+                book_connect_charge(uow, charge_id)
                 uow.flush()
             charge = _load_charge(uow, charge_id).data
             if authorization.decline is not None:
@@ -437,6 +439,7 @@ class ChargesService(Service):
                 None if merged["transfer_data"] is None else merged["transfer_data"].get("amount"),
             )
             lock_for_capture(uow, data)
+            changes |= domain.direct_capture_changes(data | changes, amount, direct_charge(uow))
             txn_id = new_id("txn")
             uow.append(charge, domain.decide_capture(state, amount, txn_id, changes))
             uow.append(
@@ -454,7 +457,7 @@ class ChargesService(Service):
                 ],
             )
             uow.flush()
-            book_destination_charge(uow, charge)
+            book_connect_charge(uow, charge)
             uow.flush()
             return _load_charge(uow, charge).data
 

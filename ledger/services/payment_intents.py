@@ -23,9 +23,10 @@ from ledger.processor import Authorization
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.destination_charges import (
-    book_destination_charge,
+    book_connect_charge,
     check_connect_params,
     check_connect_terms,
+    direct_charge,
     lock_for_capture,
 )
 from ledger.services.payment_methods import attach_payment_method, resolve_payment_method
@@ -88,6 +89,7 @@ def record_attempt(
         source_id=new_id("src"),
         card=card_for(payment_method),
         payment_method=payment_method.data,
+        direct=direct_charge(uow),
     )
     attempt = domain.decide_attempt(state, plan, authorization, ctx)
     for stream_id, events in attempt.appends:
@@ -100,7 +102,7 @@ def record_attempt(
         )
         return after, Failed(error)
     if after["status"] == domain.Status.succeeded:
-        book_destination_charge(uow, after["latest_charge"])
+        book_connect_charge(uow, after["latest_charge"])
         uow.flush()
     paid = after["status"] in (domain.Status.succeeded, domain.Status.requires_capture)
     if paid and after["setup_future_usage"] and after["customer"]:
@@ -132,6 +134,7 @@ class PaymentIntentsService(Service):
                 else None
             )
             intent_id = new_id("pi")
+            direct = direct_charge(uow)
             events = domain.decide_create(
                 intent_id,
                 int(uow.ctx.now.timestamp()),
@@ -139,6 +142,7 @@ class PaymentIntentsService(Service):
                 p,
                 payment_method=None if payment_method is None else payment_method.data["id"],
                 payment_method_configuration=derived_id("pmc", uow.ctx.account_id),
+                application=None if direct is None else direct.application,
             )
             check_connect_params(uow, p, p)
             uow.append(intent_id, events)
@@ -261,6 +265,7 @@ class PaymentIntentsService(Service):
                 now=uow.ctx.now,
                 pricing=self._engine.pricing,
                 balance_transaction_id=new_id("txn"),
+                direct=direct_charge(uow),
             )
             if "application_fee_amount" in call.params:
                 fee = {"application_fee_amount": call.params["application_fee_amount"]}
@@ -268,7 +273,7 @@ class PaymentIntentsService(Service):
             for stream_id, events in appends:
                 uow.append(stream_id, events)
             uow.flush()
-            book_destination_charge(uow, charge.data["id"])
+            book_connect_charge(uow, charge.data["id"])
             uow.flush()
             return load_intent(uow, intent).data
 

@@ -413,15 +413,8 @@ def test_an_application_fee_needs_a_destination(
         param="application_fee_amount",
         http_status=400,
     )
-    # Direct charges (made by the connected account) with a fee are not modelled: refused.
-    refused(
-        database_url,
-        lambda: confirmed(led, application_fee_amount=100, stripe_account=seller),
-        InvalidRequestError,
-        code="parameter_unsupported",
-        param="application_fee_amount",
-        http_status=400,
-    )
+    # A direct charge (made in the connected account) takes its fee: tests/integration/
+    # test_direct_charges.py.
 
 
 def test_the_fee_cannot_exceed_what_is_transferred(
