@@ -5,8 +5,9 @@ rebuild of every projection from the log equals the live projections. The steps 
 with each kind of test card and capture method, captures (partial too), cancellations, partial
 refunds, dispute outcomes, time passing (funds becoming available, authorizations expiring) and
 requests retried with the same idempotency key. With Connect: connected sellers, transfers
-from the available balance and from a charge's funds, and reversals of both; every seller's
-balance is checked against its own model too, and the in-transit accounts against zero.
+from the available balance and from a charge's funds, reversals of both, and payouts (and their
+cancellation) on the platform and the sellers; every seller's balance is checked against its own
+model too, and the in-transit accounts against zero.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ class Payment:
 
 
 @dataclass
+class Payout:
+    """What the test knows of one payout it made."""
+
+    payout_id: str
+    account: str | None  # None: the platform
+    amount: int
+    canceled: bool = False
+
+
+@dataclass
 class Transfer:
     """What the test knows of one transfer it made."""
 
@@ -103,6 +114,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.payments: list[Payment] = []
         self.sellers: dict[str, ReferenceModel] = {}
         self.transfers: list[Transfer] = []
+        self.payouts: list[Payout] = []
         # (when, params, response) of requests made with an idempotency key
         self.requests: list[tuple[datetime, dict[str, Any], dict[str, Any]]] = []
 
@@ -140,6 +152,10 @@ class PaymentsMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         Counter.steps += 1
+        # Payouts need a bank account; the platform's payout schedule is manual.
+        self.led.accounts.external_accounts.create(
+            self.led.platform_account_id, external_account="btok_us_verified"
+        )
 
     @rule(
         amount=st.integers(min_value=50, max_value=500_000),
@@ -269,7 +285,12 @@ class PaymentsMachine(RuleBasedStateMachine):
     @rule()
     def connect_seller(self) -> None:
         Counter.steps += 1
-        self.sellers[connected_account(self.led)] = ReferenceModel()
+        # Manual payouts: automatic ones would move money on their own schedule.
+        seller = connected_account(
+            self.led, settings={"payouts": {"schedule": {"interval": "manual"}}}
+        )
+        self.led.accounts.external_accounts.create(seller, external_account="btok_us_verified")
+        self.sellers[seller] = ReferenceModel()
 
     @precondition(lambda self: self.sellers)
     @rule(data=st.data(), amount=st.integers(min_value=1, max_value=200_000))
@@ -333,6 +354,38 @@ class PaymentsMachine(RuleBasedStateMachine):
         transfer.reversed += amount
         self.model.moved(amount, "usd", available_on=transfer.available_on, now=now)
         seller.moved(-amount, "usd", available_on=transfer.available_on, now=now)
+
+    @rule(data=st.data(), amount=st.integers(min_value=1, max_value=100_000))
+    def payout(self, data: st.DataObject, amount: int) -> None:
+        Counter.steps += 1
+        account = data.draw(st.sampled_from([None, *sorted(self.sellers)]))
+        model = self.model if account is None else self.sellers[account]
+        scope = {} if account is None else {"stripe_account": account}
+        if amount > model.available("usd"):
+            with pytest.raises(InvalidRequestError) as error:
+                self.led.payouts.create(amount=amount, currency="usd", **scope)
+            assert error.value.code == "balance_insufficient"
+            return
+        payout = self.led.payouts.create(amount=amount, currency="usd", **scope)
+        assert payout.status == "pending"
+        model.moved(-amount, "usd", available_on=self._now(), now=self._now())
+        self.payouts.append(Payout(payout.id, account, amount))
+
+    @precondition(lambda self: any(not p.canceled for p in self.payouts))
+    @rule(data=st.data())
+    def cancel_payout(self, data: st.DataObject) -> None:
+        Counter.steps += 1
+        payout = data.draw(st.sampled_from([p for p in self.payouts if not p.canceled]))
+        scope = {} if payout.account is None else {"stripe_account": payout.account}
+        status = self.led.payouts.retrieve(payout.payout_id, **scope).status
+        if status != "pending":
+            with pytest.raises(InvalidRequestError):
+                self.led.payouts.cancel(payout.payout_id, **scope)
+            return
+        assert self.led.payouts.cancel(payout.payout_id, **scope).status == "canceled"
+        payout.canceled = True
+        model = self.model if payout.account is None else self.sellers[payout.account]
+        model.moved(payout.amount, "usd", available_on=self._now(), now=self._now())
 
     def _live_requests(self) -> list[tuple[datetime, dict[str, Any], dict[str, Any]]]:
         """Requests whose idempotency key is still kept (24 hours)."""
