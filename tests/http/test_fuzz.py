@@ -24,6 +24,14 @@ _ROUTES = (
     ("POST", "/v1/test_helpers/test_clocks"),
     ("GET", "/v1/events"),
     ("GET", "/v1/balance_transactions"),
+    ("POST", "/v1/accounts"),
+    ("GET", "/v1/accounts"),
+    ("POST", "/v1/transfers"),
+    ("GET", "/v1/transfers"),
+    ("POST", "/v1/payouts"),
+    ("GET", "/v1/payouts"),
+    ("POST", "/v1/topups"),
+    ("GET", "/v1/application_fees"),
 )
 _NAMES = (
     "email", "name", "description", "balance", "metadata", "address", "preferred_locales",
@@ -31,6 +39,10 @@ _NAMES = (
     "payment_method", "payment_method_types", "capture_method", "customer", "type", "card",
     "frozen_time", "source", "invoice_settings", "tax_exempt", "test_clock", "types",
     "delivery_success", "shipping", "billing_details", "automatic_payment_methods",
+    "destination", "transfer_data", "application_fee_amount", "source_transaction",
+    "transfer_group", "method", "statement_descriptor", "country", "capabilities",
+    "business_type", "individual", "settings", "external_account", "arrival_date", "status",
+    "on_behalf_of", "controller", "business_profile", "tos_acceptance", "source_type",
 )  # fmt: skip
 _SUFFIXES = ("", "[]", "[0]", "[1]", "[k]", "[line1]", "[gte]", "[number]", "[0][name]", "[][]")
 _VALUES = st.one_of(
@@ -39,6 +51,8 @@ _VALUES = st.one_of(
             "", "0", "1", "-1", "100", "2000", "99999999999999999999", "1.5", "1e3", "true",
             "True", "false", "usd", "none", "card", "pm_card_visa", "tok_visa", "cus_nope",
             "a@example.com", "customer", "data.customer", "x" * 600, "%", "\u00e9\u20ac",
+            "acct_nope", "custom", "express", "standard", "US", "instant", "btok_us_verified",
+            "ch_nope", "daily", "manual",
         ]
     ),
     st.text(max_size=12),
@@ -59,7 +73,7 @@ def _encoded(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(route=st.sampled_from(_ROUTES), encoded=_encoded())
 def test_fuzzed_requests_never_crash_the_server(
