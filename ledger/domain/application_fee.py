@@ -40,14 +40,15 @@ from ledger.domain.aggregate import (
 )
 from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
 from ledger.domain.events import DomainEvent
-from ledger.domain.postings import BOOK_CONNECT
-from ledger.domain.rules import apply_metadata, reject, reject_if
-from ledger.money import currency, format_amount, round_half_up
+from ledger.domain.partial_undo import PartialUndo, updated_part
+from ledger.domain.postings import BOOK_CONNECT, BOOK_STRIPE, FEES
+from ledger.domain.rules import apply_metadata, reject_if
+from ledger.money import round_half_up
 
 __all__ = [
     "APPLICATION_FEE",
     "FEE_REFUND",
-    "REFUNDS_SHOWN_MAX",
+    "REFUNDS",
     "AccountAppends",
     "ApplicationFeeCreated",
     "ApplicationFeeRefunded",
@@ -66,15 +67,25 @@ __all__ = [
     "destination_split",
     "direct_fee_amount",
     "fee_detail",
+    "in_transit_booking",
     "refund_remaining",
 ]
 
-# An application fee's JSON embeds its newest refunds, as Stripe's list of 10 does.
-REFUNDS_SHOWN_MAX: Final = 10
+# An application fee's refunds (`fr_…`), which its JSON embeds, and Stripe's refusals of one.
+REFUNDS = PartialUndo(
+    parts="refunds",
+    amount_undone="amount_refunded",
+    undone="refunded",
+    url="/v1/application_fees/{id}/refunds",
+    exhausted="Application fee {id} has already been refunded.",
+    too_large="Refund amount ({wanted}) is greater than unrefunded amount on application fee "
+    "({left})",
+)
+
 # The platform's Connect application, as the connected account's fee_details name it.
 APPLICATION_NAME: Final = "Ledger"
 
-# (account, stream, events): a fee refund writes to the platform and the connected account.
+# (account, stream, events): a fee refund, a transfer and its reversal write to two accounts.
 AccountAppends = list[tuple[str, str, list[DomainEvent]]]
 
 
@@ -210,17 +221,7 @@ class FeeContext:
     available_on: int
 
 
-def _refunds_list(fee_id: str, refunds: list[JSON]) -> JSON:
-    return {
-        "object": "list",
-        "data": refunds[:REFUNDS_SHOWN_MAX],
-        "has_more": len(refunds) > REFUNDS_SHOWN_MAX,
-        "total_count": len(refunds),
-        "url": f"/v1/application_fees/{fee_id}/refunds",
-    }
-
-
-def _booking(
+def in_transit_booking(
     *,
     account_id: str,
     txn_id: str,
@@ -230,19 +231,26 @@ def _booking(
     created: int,
     available_on: int,
     source: str,
-    fee_id: str,
+    in_transit: str,
+    fee_details: list[JSON] | None = None,
+    fee_account: tuple[str, str] = (BOOK_STRIPE, FEES),
+    description: str | None = None,
 ) -> BalanceTransactionCreated:
+    """A balance transaction of `account_id` against the in-transit account `in_transit` (a
+    transfer's or an application fee's id), whose other side is in the other account's books."""
     return new_balance_transaction(
         txn_id=txn_id,
         account_id=account_id,
         type=type,
         amount=amount,
         currency=money,
-        fee_details=[],
+        fee_details=fee_details or [],
         created=created,
         available_on=available_on,
         source=source,
-        counterparty=(BOOK_CONNECT, fee_id),
+        description=description,
+        counterparty=(BOOK_CONNECT, in_transit),
+        fee_account=fee_account,
     )
 
 
@@ -269,9 +277,9 @@ def decide_create(
         "livemode": False,
         "originating_transaction": originating_transaction,
         "refunded": False,
-        "refunds": _refunds_list(ctx.fee_id, []),
+        "refunds": REFUNDS.list_json(ctx.fee_id, []),
     }
-    txn = _booking(
+    txn = in_transit_booking(
         account_id=ctx.platform_account_id,
         txn_id=ctx.balance_transaction_id,
         type="application_fee",
@@ -280,7 +288,7 @@ def decide_create(
         created=ctx.created,
         available_on=ctx.available_on,
         source=ctx.fee_id,
-        fee_id=ctx.fee_id,
+        in_transit=ctx.fee_id,
     )
     platform = ctx.platform_account_id
     return [
@@ -294,30 +302,12 @@ def decide_create(
 
 def refund_remaining(fee: JSON) -> int:
     """What is left to refund."""
-    return int(fee["amount"]) - int(fee["amount_refunded"])
+    return REFUNDS.remaining(fee)
 
 
 def check_refundable(state: State, amount: int | None) -> int:
     """Stripe's refusals for refunding `amount` (None: all that is left) of a fee; the amount."""
-    fee = state.data
-    left = refund_remaining(fee)
-    reject_if(
-        left == 0,
-        f"Application fee {fee['id']} has already been refunded.",
-        param="amount" if amount is not None else None,
-    )
-    wanted = left if amount is None else amount
-    reject_if(
-        wanted < 1, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-    )
-    if wanted > left:
-        money = currency(fee["currency"])
-        reject(
-            f"Refund amount ({format_amount(wanted, money)}) is greater than unrefunded amount on "
-            f"application fee ({format_amount(left, money)})",
-            param="amount",
-        )
-    return wanted
+    return REFUNDS.check_amount(state.data, amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +341,7 @@ def decide_refund(
         "metadata": apply_metadata({}, metadata),
     }
     # A fee refund moves money at once, from the platform's available balance.
-    platform_txn = _booking(
+    platform_txn = in_transit_booking(
         account_id=ctx.platform_account_id,
         txn_id=ctx.platform_txn_id,
         type="application_fee_refund",
@@ -360,9 +350,9 @@ def decide_refund(
         created=ctx.created,
         available_on=ctx.created,
         source=ctx.refund_id,
-        fee_id=fee["id"],
+        in_transit=fee["id"],
     )
-    account_txn = _booking(
+    account_txn = in_transit_booking(
         account_id=str(fee["account"]),
         txn_id=ctx.account_txn_id,
         type="application_fee_refund",
@@ -371,7 +361,7 @@ def decide_refund(
         created=ctx.created,
         available_on=ctx.created,
         source=ctx.refund_id,
-        fee_id=fee["id"],
+        in_transit=fee["id"],
     )
     platform = ctx.platform_account_id
     return [
@@ -384,22 +374,11 @@ def decide_refund(
 
 def decide_refund_update(state: State, params: Mapping[str, object]) -> list[DomainEvent]:
     """Change a fee refund's metadata (all Stripe lets an update change)."""
-    if "metadata" not in params:
-        return []
-    metadata = params["metadata"]
-    assert isinstance(metadata, dict | str)
-    merged = apply_metadata(state.data["metadata"] or {}, metadata)
-    if merged == state.data["metadata"]:
-        return []
-    return [FeeRefundUpdated(refund=state.data | {"metadata": merged})]
+    refund = updated_part(state.data, params)
+    return [] if refund is None else [FeeRefundUpdated(refund=refund)]
 
 
 # -- evolve and Stripe events ------------------------------------------------------------------
-
-
-def _with_refunds(state: State, refunds: list[JSON], changes: JSON) -> State:
-    data = state.data | changes | {"refunds": _refunds_list(state.data["id"], refunds)}
-    return State(data=data, internal=state.internal | {"refunds": refunds})
 
 
 def _evolve_fee(state: State | None, event: DomainEvent) -> State:
@@ -409,17 +388,10 @@ def _evolve_fee(state: State | None, event: DomainEvent) -> State:
             return State(data=fee, internal={"refunds": []})
         case ApplicationFeeRefunded(refund=refund):
             assert state is not None
-            refunded = int(state.data["amount_refunded"]) + int(refund["amount"])
-            assert refunded <= int(state.data["amount"]), state.data["id"]
-            refunds = [refund, *state.internal["refunds"]]  # newest first
-            changes = {"amount_refunded": refunded, "refunded": refunded == state.data["amount"]}
-            return _with_refunds(state, refunds, changes)
+            return REFUNDS.added(state, refund)
         case FeeRefundUpdated(refund=refund):
             assert state is not None
-            refunds = [
-                refund if item["id"] == refund["id"] else item for item in state.internal["refunds"]
-            ]
-            return _with_refunds(state, refunds, {})
+            return REFUNDS.replaced(state, refund)
     raise AssertionError(f"application fee cannot apply {event.event_type}")
 
 

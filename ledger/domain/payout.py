@@ -47,7 +47,7 @@ from ledger.domain.balance_transaction import (
 )
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import BOOK_BANK, PAYOUTS
-from ledger.domain.rules import apply_metadata, reject, reject_if
+from ledger.domain.rules import apply_metadata, check_positive_amount, reject, reject_if
 from ledger.money import available_on
 
 __all__ = [
@@ -328,9 +328,7 @@ def decide_create(
     balance transactions an automatic payout pays out; they and the payout's own transaction
     are marked with the payout (`balance_transactions.list(payout=…)`).
     """
-    reject_if(
-        new.amount < 1, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-    )
+    check_positive_amount(new.amount)
     check_destination(destination, new.currency, new.method)
     assert not destination.deleted and (new.automatic or not paid_out)
     submit_at, arrival = payout_dates(ctx.created, new.method)

@@ -34,7 +34,7 @@ from ledger.domain import charge as charge_domain
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, diff_previous, register
 from ledger.domain.balance_transaction import new_balance_transaction
 from ledger.domain.events import DomainEvent
-from ledger.domain.rules import apply_metadata, reject, reject_if
+from ledger.domain.rules import apply_metadata, check_partial_amount, reject, reject_if
 from ledger.money import currency, format_amount
 
 __all__ = [
@@ -182,23 +182,16 @@ def check_refundable(
         code="charge_already_refunded",
         param=param,
     )
-    left = refundable_amount(data)
-    wanted = left if amount is None else amount
-    reject_if(
-        wanted < 1,
-        "Invalid positive integer",
-        code="parameter_invalid_integer",
-        param="amount",
-    )
-    if wanted > left:
-        money = currency(data["currency"])
-        reject(
+    money = currency(data["currency"])
+    return check_partial_amount(
+        amount,
+        refundable_amount(data),
+        too_large=lambda wanted, left: (
             f"Refund amount ({format_amount(wanted, money)}) is greater than unrefunded amount on "
-            f"charge ({format_amount(left, money)})",
-            code="amount_too_large",
-            param="amount",
-        )
-    return wanted
+            f"charge ({format_amount(left, money)})"
+        ),
+        too_large_code="amount_too_large",
+    )
 
 
 def check_connect_options(charge: JSON, params: JSON) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ledger import limits
 from ledger.errors import InvalidRequestError
 
-__all__ = ["apply_metadata", "check_email", "reject", "reject_if"]
+__all__ = [
+    "apply_metadata",
+    "check_email",
+    "check_partial_amount",
+    "check_positive_amount",
+    "reject",
+    "reject_if",
+]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -41,6 +49,35 @@ def check_email(email: str, param: str = "email") -> None:
         code="email_invalid",
         param=param,
     )
+
+
+def check_positive_amount(amount: int, param: str = "amount") -> None:
+    """Amounts are whole numbers of minor units, at least 1."""
+    reject_if(amount < 1, "Invalid positive integer", code="parameter_invalid_integer", param=param)
+
+
+def check_partial_amount(
+    requested: int | None,
+    left: int,
+    *,
+    too_large: Callable[[int, int], str],
+    too_large_code: str | None = None,
+    exhausted: str | None = None,
+) -> int:
+    """The amount to undo (refund, reverse) of what is `left`: `requested`, or all that is left.
+
+    Stripe's refusals, in its order and with the caller's messages: `exhausted` when nothing is
+    left (None: the caller refuses that case itself), an amount below 1, and an amount above
+    what is left (`too_large(wanted, left)`, with `too_large_code`).
+    """
+    if exhausted is not None and left == 0:
+        # Stripe names the amount only when the request gave one.
+        reject(exhausted, param="amount" if requested is not None else None)
+    wanted = left if requested is None else requested
+    check_positive_amount(wanted)
+    if wanted > left:
+        reject(too_large(wanted, left), code=too_large_code, param="amount")
+    return wanted
 
 
 def apply_metadata(current: dict[str, str], update: dict[str, Any] | str) -> dict[str, str]:

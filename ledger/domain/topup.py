@@ -23,10 +23,10 @@ from types import MappingProxyType
 from typing import Final
 
 from ledger.domain.aggregate import JSON, Aggregate, State, StripeEventSpec, register
-from ledger.domain.balance_transaction import new_balance_transaction
+from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import BOOK_BANK, TOPUPS
-from ledger.domain.rules import apply_metadata, reject, reject_if
+from ledger.domain.rules import apply_metadata, check_positive_amount, reject, reject_if
 from ledger.money import AMOUNT_MAX, Currency, currency, format_amount
 
 __all__ = [
@@ -162,12 +162,7 @@ class TopupReversed(DomainEvent):
 
 
 def _check_amount(amount: int, money: Currency) -> None:
-    reject_if(
-        amount < 1,
-        "Invalid positive integer",
-        code="parameter_invalid_integer",
-        param="amount",
-    )
+    check_positive_amount(amount)
     reject_if(
         amount > AMOUNT_MAX,
         f"Amount must be no more than {format_amount(AMOUNT_MAX, money)}",
@@ -296,6 +291,26 @@ def decide_cancel(state: State) -> list[DomainEvent]:
     return [TopupCanceled()]
 
 
+def _bank_booking(
+    topup: JSON, type: str, *, amount: int, account_id: str, txn_id: str, at: int
+) -> BalanceTransactionCreated:
+    """A balance transaction of the top-up against the bank; its funds move at once."""
+    return new_balance_transaction(
+        txn_id=txn_id,
+        account_id=account_id,
+        type=type,
+        amount=amount,
+        currency=topup["currency"],
+        fee_details=[],
+        created=at,
+        available_on=at,
+        source=topup["id"],
+        description=topup["description"],
+        counterparty=(BOOK_BANK, TOPUPS),
+        source_type=SOURCE_TYPE,
+    )
+
+
 def decide_settle(state: State, account_id: str, balance_transaction_id: str, at: int) -> Appends:
     """The bank answers a pending top-up: its funds arrive, or it fails with its source's code."""
     topup = state.data
@@ -306,19 +321,13 @@ def decide_settle(state: State, account_id: str, balance_transaction_id: str, at
             failure_code=failure_code, failure_message=FAILURE_MESSAGES[failure_code]
         )
         return [(topup["id"], [failed])]
-    txn = new_balance_transaction(
-        txn_id=balance_transaction_id,
-        account_id=account_id,
-        type="topup",
+    txn = _bank_booking(
+        topup,
+        "topup",
         amount=int(topup["amount"]),
-        currency=topup["currency"],
-        fee_details=[],
-        created=at,
-        available_on=at,
-        source=topup["id"],
-        description=topup["description"],
-        counterparty=(BOOK_BANK, TOPUPS),
-        source_type=SOURCE_TYPE,
+        account_id=account_id,
+        txn_id=balance_transaction_id,
+        at=at,
     )
     return [
         (balance_transaction_id, [txn]),
@@ -330,19 +339,13 @@ def decide_reverse(state: State, account_id: str, balance_transaction_id: str, a
     """Take a succeeded top-up's amount back out of the available balance (it may go negative)."""
     check_reversible(state)
     topup = state.data
-    txn = new_balance_transaction(
-        txn_id=balance_transaction_id,
-        account_id=account_id,
-        type="topup_reversal",
+    txn = _bank_booking(
+        topup,
+        "topup_reversal",
         amount=-int(topup["amount"]),
-        currency=topup["currency"],
-        fee_details=[],
-        created=at,
-        available_on=at,
-        source=topup["id"],
-        description=topup["description"],
-        counterparty=(BOOK_BANK, TOPUPS),
-        source_type=SOURCE_TYPE,
+        account_id=account_id,
+        txn_id=balance_transaction_id,
+        at=at,
     )
     reversed_ = TopupReversed(reversal_balance_transaction=balance_transaction_id)
     return [(balance_transaction_id, [txn]), (topup["id"], [reversed_])]

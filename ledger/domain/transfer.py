@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
 
 from ledger.domain.aggregate import (
     JSON,
@@ -27,8 +26,7 @@ from ledger.domain.aggregate import (
     diff_previous,
     register,
 )
-from ledger.domain.application_fee import fee_detail
-from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
+from ledger.domain.application_fee import AccountAppends, fee_detail, in_transit_booking
 from ledger.domain.destination_payment import (
     DestinationPaymentCreated,
     DestinationPaymentRefunded,
@@ -37,12 +35,12 @@ from ledger.domain.destination_payment import (
     payment_refund_json,
 )
 from ledger.domain.events import DomainEvent
+from ledger.domain.partial_undo import PartialUndo, updated_part
 from ledger.domain.postings import BOOK_CONNECT, BOOK_STRIPE, FEES
-from ledger.domain.rules import apply_metadata, reject, reject_if
-from ledger.money import currency, format_amount
+from ledger.domain.rules import apply_metadata
 
 __all__ = [
-    "REVERSALS_SHOWN_MAX",
+    "REVERSALS",
     "AccountAppends",
     "DestinationCharge",
     "ReversalContext",
@@ -60,11 +58,16 @@ __all__ = [
     "reversal_remaining",
 ]
 
-# A transfer's JSON embeds its newest reversals, as Stripe's list of 10 does.
-REVERSALS_SHOWN_MAX: Final = 10
-
-# (account, stream, events): a transfer writes to two accounts.
-AccountAppends = list[tuple[str, str, list[DomainEvent]]]
+# A transfer's reversals (`trr_…`), which its JSON embeds, and Stripe's refusals of one.
+REVERSALS = PartialUndo(
+    parts="reversals",
+    amount_undone="amount_reversed",
+    undone="reversed",
+    url="/v1/transfers/{id}/reversals",
+    exhausted="Transfer {id} has already been fully reversed.",
+    too_large="Transfer reversal amount ({wanted}) is greater than the transfer's remaining "
+    "amount ({left}).",
+)
 
 
 class TransferCreated(DomainEvent):
@@ -131,37 +134,6 @@ class TransferContext:
 # -- create and update -----------------------------------------------------------------------
 
 
-def _booking(
-    *,
-    account_id: str,
-    txn_id: str,
-    type: str,
-    amount: int,
-    money: str,
-    created: int,
-    available_on: int,
-    source: str,
-    transfer_id: str,
-    fee_details: list[JSON] | None = None,
-    fee_account: tuple[str, str] = (BOOK_STRIPE, FEES),
-    description: str | None = None,
-) -> BalanceTransactionCreated:
-    return new_balance_transaction(
-        txn_id=txn_id,
-        account_id=account_id,
-        type=type,
-        amount=amount,
-        currency=money,
-        fee_details=fee_details or [],
-        created=created,
-        available_on=available_on,
-        source=source,
-        description=description,
-        counterparty=(BOOK_CONNECT, transfer_id),
-        fee_account=fee_account,
-    )
-
-
 def decide_create(
     params: Mapping[str, object], ctx: TransferContext, *, source_charge: JSON | None
 ) -> AccountAppends:
@@ -188,20 +160,20 @@ def decide_create(
         "destination_payment": ctx.payment_id,
         "livemode": False,
         "metadata": apply_metadata({}, params.get("metadata") or {}),  # type: ignore[arg-type]
-        "reversals": _reversals_list(ctx.transfer_id, []),
+        "reversals": REVERSALS.list_json(ctx.transfer_id, []),
         "reversed": False,
         "source_transaction": None if source_charge is None else source_charge["id"],
         "source_type": str(params.get("source_type") or "card"),
         "transfer_group": transfer_group,
     }
-    platform_txn = _booking(
+    platform_txn = in_transit_booking(
         account_id=ctx.platform_account_id,
         txn_id=ctx.platform_txn_id,
         type="transfer",
         amount=-amount,
         money=money,
         source=ctx.transfer_id,
-        transfer_id=ctx.transfer_id,
+        in_transit=ctx.transfer_id,
         created=ctx.created,
         available_on=ctx.available_on,
     )
@@ -212,14 +184,14 @@ def decide_create(
     assert fee_amount <= amount
     # The application fee is taken out of the payment: itemised in its fee_details, netted
     # out, and posted to the fee's own in-transit account (the platform books the other side).
-    payment_txn = _booking(
+    payment_txn = in_transit_booking(
         account_id=ctx.destination_account_id,
         txn_id=ctx.payment_txn_id,
         type="payment",
         amount=amount,
         money=money,
         source=ctx.payment_id,
-        transfer_id=ctx.transfer_id,
+        in_transit=ctx.transfer_id,
         created=ctx.created,
         available_on=ctx.available_on,
         fee_details=[] if fee_id is None else [fee_detail(fee_amount, money, application)],
@@ -267,30 +239,12 @@ def decide_update(state: State, params: Mapping[str, object]) -> list[DomainEven
 
 def reversal_remaining(transfer: JSON) -> int:
     """What is left to reverse."""
-    return int(transfer["amount"]) - int(transfer["amount_reversed"])
+    return REVERSALS.remaining(transfer)
 
 
 def check_reversible(state: State, amount: int | None) -> int:
     """Stripe's refusals for reversing `amount` (None: all that is left); the amount to reverse."""
-    transfer = state.data
-    left = reversal_remaining(transfer)
-    reject_if(
-        left == 0,
-        f"Transfer {transfer['id']} has already been fully reversed.",
-        param="amount" if amount is not None else None,
-    )
-    wanted = left if amount is None else amount
-    reject_if(
-        wanted < 1, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-    )
-    if wanted > left:
-        money = currency(transfer["currency"])
-        reject(
-            f"Transfer reversal amount ({format_amount(wanted, money)}) is greater than the "
-            f"transfer's remaining amount ({format_amount(left, money)}).",
-            param="amount",
-        )
-    return wanted
+    return REVERSALS.check_amount(state.data, amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +283,7 @@ def decide_reverse(
         "source_refund": ctx.source_refund,
         "transfer": transfer["id"],
     }
-    platform_txn = _booking(
+    platform_txn = in_transit_booking(
         account_id=platform,
         txn_id=ctx.platform_txn_id,
         type="transfer_refund",
@@ -337,18 +291,18 @@ def decide_reverse(
         money=money,
         source=ctx.reversal_id,
         description=ctx.description,
-        transfer_id=transfer["id"],
+        in_transit=transfer["id"],
         created=ctx.created,
         available_on=available_on,
     )
-    refund_txn = _booking(
+    refund_txn = in_transit_booking(
         account_id=connected,
         txn_id=ctx.payment_refund_txn_id,
         type="payment_refund",
         amount=-amount,
         money=money,
         source=ctx.payment_refund_id,
-        transfer_id=transfer["id"],
+        in_transit=transfer["id"],
         created=ctx.created,
         available_on=available_on,
     )
@@ -377,30 +331,11 @@ def decide_reverse(
 
 def decide_reversal_update(state: State, params: Mapping[str, object]) -> list[DomainEvent]:
     """Change a reversal's metadata (all Stripe lets an update change)."""
-    if "metadata" not in params:
-        return []
-    metadata = apply_metadata(state.data["metadata"] or {}, params["metadata"])  # type: ignore[arg-type]
-    if metadata == state.data["metadata"]:
-        return []
-    return [TransferReversalUpdated(reversal=state.data | {"metadata": metadata})]
+    reversal = updated_part(state.data, params)
+    return [] if reversal is None else [TransferReversalUpdated(reversal=reversal)]
 
 
 # -- evolve and Stripe events ------------------------------------------------------------------
-
-
-def _reversals_list(transfer_id: str, reversals: list[JSON]) -> JSON:
-    return {
-        "object": "list",
-        "data": reversals[:REVERSALS_SHOWN_MAX],
-        "has_more": len(reversals) > REVERSALS_SHOWN_MAX,
-        "total_count": len(reversals),
-        "url": f"/v1/transfers/{transfer_id}/reversals",
-    }
-
-
-def _with_reversals(state: State, reversals: list[JSON], changes: JSON) -> State:
-    data = state.data | changes | {"reversals": _reversals_list(state.data["id"], reversals)}
-    return State(data=data, internal=state.internal | {"reversals": reversals})
 
 
 def _evolve_transfer(state: State | None, event: DomainEvent) -> State:
@@ -413,21 +348,10 @@ def _evolve_transfer(state: State | None, event: DomainEvent) -> State:
             return State(data=state.data | changes, internal=state.internal)
         case TransferReversed(reversal=reversal):
             assert state is not None
-            reversed_amount = int(state.data["amount_reversed"]) + int(reversal["amount"])
-            assert reversed_amount <= int(state.data["amount"]), state.data["id"]
-            reversals = [reversal, *state.internal["reversals"]]  # newest first
-            changes = {
-                "amount_reversed": reversed_amount,
-                "reversed": reversed_amount == int(state.data["amount"]),
-            }
-            return _with_reversals(state, reversals, changes)
+            return REVERSALS.added(state, reversal)
         case TransferReversalUpdated(reversal=reversal):
             assert state is not None
-            reversals = [
-                reversal if item["id"] == reversal["id"] else item
-                for item in state.internal["reversals"]
-            ]
-            return _with_reversals(state, reversals, {})
+            return REVERSALS.replaced(state, reversal)
     raise AssertionError(f"transfer cannot apply {event.event_type}")
 
 

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,31 +62,41 @@ def http_database(server_url: str, template_database: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def serving(led: Ledger, key: str, due_interval_seconds: float | None) -> Iterator[int]:
+    """`ledger serve`'s app over `led` under uvicorn, in a thread, on a free loopback port (the
+    value); `due_interval_seconds=None` runs no due work in the background."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(led, [key], due_interval_seconds=due_interval_seconds)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + _START_SECONDS_MAX
+        while not runner.started:
+            assert thread.is_alive(), "the server thread died while starting"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        yield port
+    finally:
+        runner.should_exit = True
+        thread.join(_START_SECONDS_MAX)
+        sock.close()
+
+
 @pytest.fixture(scope="package")
 def server(http_database: str) -> Iterator[Server]:
     """`ledger serve`'s app under uvicorn, in a thread, on a free loopback port."""
     key = generate_test_key()
     led = Ledger.open(http_database, migrate=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(led, [key], due_interval_seconds=DUE_INTERVAL_SECONDS)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + _START_SECONDS_MAX
-    while not runner.started:
-        assert thread.is_alive(), "the server thread died while starting"
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
     try:
-        yield Server(f"http://127.0.0.1:{port}", "127.0.0.1", port, key, led)
+        with serving(led, key, DUE_INTERVAL_SECONDS) as port:
+            yield Server(f"http://127.0.0.1:{port}", "127.0.0.1", port, key, led)
     finally:
-        runner.should_exit = True
-        thread.join(_START_SECONDS_MAX)
-        sock.close()
         led.close()
 
 
@@ -196,6 +207,32 @@ def client(server: Server, recorder: Recorder) -> stripe.StripeClient:
 def account(server: Server) -> str:
     """A fresh connected account of the platform, whose books are empty."""
     return connected_account(server.led)
+
+
+@pytest.fixture
+def global_sdk(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The SDK's resource-style API (module globals) pointed at the server, recorded."""
+    monkeypatch.setattr(stripe, "api_key", server.key)
+    monkeypatch.setattr(stripe, "api_base", server.base)
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    monkeypatch.setattr(stripe, "default_http_client", Recorder())
+    yield
+
+
+def new_key() -> str:
+    """A fresh idempotency key: the tests share the server."""
+    return "key-" + secrets.token_hex(8)
+
+
+def sent_json(obj: Any) -> Any:
+    """The JSON the server sent for `obj` (the SDK's own dicts keep the key order)."""
+    return orjson.loads(obj.last_response.body)
+
+
+def response_header(obj: Any, name: str) -> str | None:
+    """A header of the response that brought `obj`, by its case-insensitive name."""
+    headers = {k.lower(): v for k, v in obj.last_response.headers.items()}
+    return headers.get(name.lower())
 
 
 # -- raw HTTP ----------------------------------------------------------------------------------

@@ -9,9 +9,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.support.accounts import NOW
-
-CAPABILITIES = {"card_payments": {"requested": True}, "transfers": {"requested": True}}
+from tests.support.accounts import CAPABILITIES, VERIFIED_INDIVIDUAL
 
 
 def test_accounts_over_the_wire(client: stripe.StripeClient) -> None:
@@ -19,29 +17,8 @@ def test_accounts_over_the_wire(client: stripe.StripeClient) -> None:
         params={"type": "custom", "country": "US", "capabilities": CAPABILITIES}
     )
     assert isinstance(created, stripe.Account) and created.type == "custom"
-    updated = client.accounts.update(
-        created.id,
-        params={
-            "business_type": "individual",
-            "business_profile": {"mcc": "5734", "url": "https://shop.example"},
-            "individual": {
-                "first_name": "Jenny",
-                "last_name": "Rosen",
-                "email": "jenny@example.com",
-                "phone": "+15555550100",
-                "dob": {"day": 1, "month": 1, "year": 1902},
-                "address": {
-                    "line1": "address_full_match",
-                    "city": "San Francisco",
-                    "postal_code": "94103",
-                    "state": "CA",
-                },
-                "ssn_last_4": "0000",
-            },
-            "tos_acceptance": {"date": NOW, "ip": "203.0.113.7"},
-            "settings": {"payouts": {"schedule": {"interval": "monthly", "monthly_anchor": 15}}},
-        },
-    )
+    monthly = {"payouts": {"schedule": {"interval": "monthly", "monthly_anchor": 15}}}
+    updated = client.accounts.update(created.id, params=VERIFIED_INDIVIDUAL | {"settings": monthly})
     assert updated.capabilities is not None and updated.capabilities.transfers == "active"
     assert updated.charges_enabled
     capabilities = client.accounts.capabilities.list(created.id)

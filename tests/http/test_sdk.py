@@ -5,31 +5,14 @@ Every response is checked by the recorder (tests/http/conftest.py): headers, and
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 import stripe
 
 from ledger import API_VERSION
-from tests.http.conftest import Recorder, Server
-
-
-def _key() -> str:
-    return "key-" + secrets.token_hex(8)
-
-
-def _json(obj: Any) -> Any:
-    """The JSON the server sent for `obj` (the SDK's own dicts keep the key order)."""
-    return orjson.loads(obj.last_response.body)
-
-
-def _header(obj: Any, name: str) -> str | None:
-    headers = {k.lower(): v for k, v in obj.last_response.headers.items()}
-    return headers.get(name.lower())
+from tests.http.conftest import Recorder, Server, new_key, response_header, sent_json
 
 
 def test_the_sdk_targets_the_ledgers_api_version() -> None:
@@ -60,7 +43,7 @@ def test_customers_crud(client: stripe.StripeClient, recorder: Recorder) -> None
     assert created.last_response.request_id.startswith("req_")
 
     fetched = client.customers.retrieve(created.id)
-    assert _json(fetched) == _json(created)
+    assert sent_json(fetched) == sent_json(created)
 
     updated = client.customers.update(
         created.id, params={"name": "Ann", "metadata": {"order": ""}, "description": "vip"}
@@ -136,7 +119,7 @@ def test_events(client: stripe.StripeClient, account: str) -> None:
     assert updated.data.object.id == customer.id
     assert updated.data.previous_attributes == {"name": None}
     again = client.events.retrieve(updated.id, options=options)
-    assert _json(again) == _json(events)["data"][0]
+    assert sent_json(again) == sent_json(events)["data"][0]
     only = client.events.list(params={"types": ["customer.created"]}, options=options)
     assert [e.type for e in only.data] == ["customer.created"]
     assert client.events.list(params={"delivery_success": False}, options=options).data == []
@@ -420,7 +403,7 @@ def test_disputes_open_in_the_background(client: stripe.StripeClient, account: s
 
 
 def test_idempotency(client: stripe.StripeClient) -> None:
-    key = _key()
+    key = new_key()
     first = client.customers.create(
         params={"email": "idem@example.com"}, options={"idempotency_key": key}
     )
@@ -428,10 +411,10 @@ def test_idempotency(client: stripe.StripeClient) -> None:
         params={"email": "idem@example.com"}, options={"idempotency_key": key}
     )
     assert again.id == first.id
-    assert _json(again) == _json(first)
-    assert _header(first, "Idempotent-Replayed") is None
-    assert _header(again, "Idempotent-Replayed") == "true"
-    assert _header(again, "Idempotency-Key") == key
+    assert sent_json(again) == sent_json(first)
+    assert response_header(first, "Idempotent-Replayed") is None
+    assert response_header(again, "Idempotent-Replayed") == "true"
+    assert response_header(again, "Idempotency-Key") == key
     assert again.last_response.request_id != first.last_response.request_id
     with pytest.raises(stripe.IdempotencyError) as reused:
         client.customers.create(
@@ -447,10 +430,10 @@ def test_the_sdks_automatic_keys_make_its_retries_safe(
     params = {"email": "auto@example.com"}
     first = client.customers.create(params=params)
     automatic = recorder.exchanges[-1].request_headers["Idempotency-Key"]  # a uuid4 per POST
-    assert _header(first, "Idempotency-Key") == automatic
+    assert response_header(first, "Idempotency-Key") == automatic
     retried = client.customers.create(params=params, options={"idempotency_key": automatic})
     assert retried.id == first.id
-    assert _header(retried, "Idempotent-Replayed") == "true"
+    assert response_header(retried, "Idempotent-Replayed") == "true"
 
 
 def test_errors_carry_code_param_and_status(client: stripe.StripeClient) -> None:
@@ -503,15 +486,6 @@ def test_stripe_account_isolates_books(client: stripe.StripeClient, account: str
 
 
 # -- the resource-style API (module globals) ----------------------------------------------------
-
-
-@pytest.fixture
-def global_sdk(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(stripe, "api_key", server.key)
-    monkeypatch.setattr(stripe, "api_base", server.base)
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
-    monkeypatch.setattr(stripe, "default_http_client", Recorder())
-    yield
 
 
 @pytest.mark.usefixtures("global_sdk")

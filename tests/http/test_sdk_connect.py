@@ -11,24 +11,19 @@ run on this module's own server, whose frozen clock the tests move.
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import orjson
 import pytest
 import stripe
-import uvicorn
 
 from ledger import FrozenClock, Ledger
-from ledger.server import create_app
 from ledger.server.auth import generate_test_key
 from tests.conftest import _admin, with_database
-from tests.http.conftest import Recorder, Server
+from tests.http.conftest import Recorder, new_key, response_header, sent_json, serving
 
 T = TypeVar("T")
 
@@ -36,7 +31,6 @@ NOW = 1_732_104_000  # Wednesday 2024-11-20 12:00 UTC: the frozen server's start
 FRIDAY = 1_732_233_600  # 00:00 UTC: standard payouts made on Wednesday arrive
 FEE = 88  # Stripe's fee on $20.00: 2.9% + 30¢
 _EVENTUALLY_SECONDS = 10.0
-_START_SECONDS_MAX = 10.0
 
 # A US individual with Stripe's test verification values: date of birth 1901-01-01 is verified
 # "shortly after" (the next time due work runs), address_full_match and 000000000 match.
@@ -73,20 +67,6 @@ def custom_account(**overrides: Any) -> dict[str, Any]:
         "individual": INDIVIDUAL,
         "tos_acceptance": {"date": NOW, "ip": "127.0.0.1"},
     } | overrides
-
-
-def _key() -> str:
-    return "key-" + secrets.token_hex(8)
-
-
-def _json(obj: Any) -> Any:
-    """The JSON the server sent for `obj`."""
-    return orjson.loads(obj.last_response.body)
-
-
-def _header(obj: Any, name: str) -> str | None:
-    headers = {k.lower(): v for k, v in obj.last_response.headers.items()}
-    return headers.get(name.lower())
 
 
 def _until(fetch: Callable[[], T], done: Callable[[T], bool]) -> T:
@@ -155,7 +135,10 @@ def test_a_custom_account_is_verified_by_due_work(client: stripe.StripeClient) -
     assert isinstance(created, stripe.Account)
     assert created.id.startswith("acct_") and created.type == "custom"
     # Stripe verifies 1901-01-01 "shortly after": until then the capabilities are pending.
-    assert _json(created)["capabilities"] == {"card_payments": "pending", "transfers": "pending"}
+    assert sent_json(created)["capabilities"] == {
+        "card_payments": "pending",
+        "transfers": "pending",
+    }
     assert created.charges_enabled is False and created.payouts_enabled is False
     assert created.metadata == {"shop": "mugs"}
 
@@ -340,7 +323,7 @@ def test_a_transfer_moves_available_funds_and_a_reversal_brings_them_back(
     assert [r.id for r in page.data] == [rest.id] and page.has_more is True
     assert [r.id for r in page.auto_paging_iter()] == [rest.id, reversal.id]
     fetched = client.transfers.reversals.retrieve(transfer.id, reversal.id)
-    assert _json(fetched)["metadata"] == {"why": "return"}
+    assert sent_json(fetched)["metadata"] == {"why": "return"}
     tagged = client.transfers.reversals.update(
         transfer.id, reversal.id, params={"metadata": {"case": "9"}}
     )
@@ -636,7 +619,7 @@ def test_a_destination_charge_with_an_application_fee_and_its_refund(
     assert (rest.amount, rest.fee) == (61, fee.id)
     assert client.application_fees.retrieve(fee.id).refunded is True
     fetched = client.application_fees.refunds.retrieve(fee.id, rest.id)
-    assert _json(fetched) == _json(rest)
+    assert sent_json(fetched) == sent_json(rest)
     tagged = client.application_fees.refunds.update(
         fee.id, rest.id, params={"metadata": {"case": "3"}}
     )
@@ -687,14 +670,14 @@ def test_idempotent_transfers_and_payouts_move_money_once(
 ) -> None:
     fund_platform(client, 3000)
     before = available(client)
-    key = _key()
+    key = new_key()
     params: Any = {"amount": 1000, "currency": "usd", "destination": seller}
     first = client.transfers.create(params=params, options={"idempotency_key": key})
     again = client.transfers.create(params=params, options={"idempotency_key": key})
-    assert again.id == first.id and _json(again) == _json(first)
-    assert _header(first, "Idempotent-Replayed") is None
-    assert _header(again, "Idempotent-Replayed") == "true"
-    assert _header(again, "Idempotency-Key") == key
+    assert again.id == first.id and sent_json(again) == sent_json(first)
+    assert response_header(first, "Idempotent-Replayed") is None
+    assert response_header(again, "Idempotent-Replayed") == "true"
+    assert response_header(again, "Idempotency-Key") == key
     assert available(client) == before - 1000
     assert available(client, seller) == 1000
     with pytest.raises(stripe.IdempotencyError) as reused:
@@ -705,7 +688,7 @@ def test_idempotent_transfers_and_payouts_move_money_once(
     client.accounts.external_accounts.create(
         seller, params={"external_account": "btok_us_verified"}
     )
-    payout_key = _key()
+    payout_key = new_key()
     payout = client.payouts.create(
         params={"amount": 400, "currency": "usd"},
         options=as_seller | {"idempotency_key": payout_key},
@@ -715,7 +698,7 @@ def test_idempotent_transfers_and_payouts_move_money_once(
         options=as_seller | {"idempotency_key": payout_key},
     )
     assert replayed.id == payout.id
-    assert _header(replayed, "Idempotent-Replayed") == "true"
+    assert response_header(replayed, "Idempotent-Replayed") == "true"
     assert available(client, seller) == 600
     assert [p.id for p in client.payouts.list(options=as_seller).data] == [payout.id]
     # Keys are scoped per account: the platform's request with the same key is its own.
@@ -728,15 +711,6 @@ def test_idempotent_transfers_and_payouts_move_money_once(
 
 
 # -- the resource-style API (module globals) ----------------------------------------------------
-
-
-@pytest.fixture
-def global_sdk(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(stripe, "api_key", server.key)
-    monkeypatch.setattr(stripe, "api_base", server.base)
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
-    monkeypatch.setattr(stripe, "default_http_client", Recorder())
-    yield
 
 
 @pytest.mark.usefixtures("global_sdk")
@@ -835,30 +809,16 @@ def frozen(server_url: str, template_database: str) -> Iterator[Frozen]:
     clock = FrozenClock(datetime.fromtimestamp(NOW, UTC))
     led = Ledger.open(with_database(server_url, name), clock=clock, migrate=False)
     key = generate_test_key()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(led, [key], due_interval_seconds=None)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + _START_SECONDS_MAX
-    while not runner.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    client = stripe.StripeClient(
-        key,
-        base_addresses={"api": f"http://127.0.0.1:{port}"},
-        http_client=Recorder(),
-        max_network_retries=0,
-    )
     try:
-        yield Frozen(client, led, clock)
+        with serving(led, key, due_interval_seconds=None) as port:
+            client = stripe.StripeClient(
+                key,
+                base_addresses={"api": f"http://127.0.0.1:{port}"},
+                http_client=Recorder(),
+                max_network_retries=0,
+            )
+            yield Frozen(client, led, clock)
     finally:
-        runner.should_exit = True
-        thread.join(_START_SECONDS_MAX)
-        sock.close()
         led.close()
         with _admin(server_url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -7,17 +7,20 @@ postings sum to zero, every in-transit account is settled, and the audit passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from ledger import FrozenClock, InvalidRequestError, Ledger
-from tests.support.connect import available, connected_account, pending
+from tests.support.connect import (  # settled is a fixture, used through pytestmark
+    books,
+    seller_account,
+    settled,  # noqa: F401
+)
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     confirmed,
     refused,
@@ -29,30 +32,8 @@ NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
 
 
 @pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-@pytest.fixture
-def settled(database_url: str) -> Iterator[None]:
-    """After the test, every in-transit (book `connect`) account sums to zero."""
-    yield
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT ledger_account, sum(amount) FROM postings WHERE book = 'connect' "
-            "GROUP BY ledger_account HAVING sum(amount) <> 0"
-        ).fetchall()
-    assert rows == []
-
-
-@pytest.fixture
 def seller(led: Ledger) -> str:
-    account = connected_account(led)
-    led.run_due()  # finishes a verification Stripe's test mode does "shortly after", if any
-    return account
+    return seller_account(led)
 
 
 def fee_of(led: Ledger, seller: str, fee: int = 400, amount: int = 2000, **params: Any) -> Any:
@@ -66,11 +47,6 @@ def fee_of(led: Ledger, seller: str, fee: int = 400, amount: int = 2000, **param
     )
     charge = led.charges.retrieve(intent.latest_charge)
     return led.application_fees.retrieve(charge.application_fee)
-
-
-def books(led: Ledger, account: str | None = None) -> tuple[int, int]:
-    scope = {} if account is None else {"stripe_account": account}
-    return available(led, **scope), pending(led, **scope)
 
 
 # -- retrieve and list -------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import pytest
 
 from ledger import Ledger
 from ledger.errors import LedgerError
-from tests.support.connect import available, connected_account, fund_platform
+from tests.support.accounts import verified_account
+from tests.support.connect import available, fund_platform
 
 WORKERS = 8
 OPERATIONS = 96
@@ -47,7 +48,7 @@ def test_racing_money_out_never_overdraws_loses_or_pays_twice(led: Ledger) -> No
     led.accounts.external_accounts.create(
         led.platform_account_id, external_account="btok_us_verified"
     )
-    seller = connected_account(led)
+    seller = verified_account(led)
     led.accounts.external_accounts.create(seller, external_account="btok_us_verified")
     charges = []
     start = 0

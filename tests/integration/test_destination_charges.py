@@ -8,22 +8,26 @@ invariants) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from ledger import FrozenClock, InvalidRequestError, Ledger
-from ledger.projections.registry import projection_tables
-from tests.support.accounts import connected_account as unverified_account
-from tests.support.connect import available, connected_account, pending
+from tests.support.accounts import connected_account
+from tests.support.connect import (  # settled is a fixture, used through pytestmark
+    books,
+    seller_account,
+    settled,  # noqa: F401
+    txn,
+)
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     confirmed,
     event_types,
+    projection_rows,
     refused,
 )
 
@@ -40,54 +44,15 @@ MESSAGE_FEE_WITHOUT_DESTINATION = (
 
 
 @pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-def in_transit(url: str) -> dict[str, int]:
-    """Σ of each in-transit (book `connect`) ledger account that is not zero."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT ledger_account, sum(amount) FROM postings WHERE book = 'connect' "
-            "GROUP BY ledger_account HAVING sum(amount) <> 0"
-        ).fetchall()
-    return {str(account): int(total) for account, total in rows}
-
-
-@pytest.fixture
-def settled(database_url: str) -> Iterator[None]:
-    """After the test, every transfer's and application fee's in-transit account is zero."""
-    yield
-    assert in_transit(database_url) == {}
-
-
-@pytest.fixture
 def seller(led: Ledger) -> str:
     """A connected account whose transfers capability is active."""
-    account = connected_account(led)
-    led.run_due()  # finishes a verification Stripe's test mode does "shortly after", if any
-    assert led.accounts.retrieve(account).capabilities.transfers == "active"
-    return account
+    return seller_account(led)
 
 
 def destination(led: Ledger, seller: str, **params: Any) -> tuple[Any, Any]:
     """A $20.00 destination charge to `seller`, confirmed: (intent, charge)."""
     intent = confirmed(led, **({"transfer_data": {"destination": seller}} | params))
     return intent, led.charges.retrieve(intent.latest_charge)
-
-
-def books(led: Ledger, account: str | None = None) -> tuple[int, int]:
-    """(available, pending) in usd, of the platform or of `account`."""
-    scope = {} if account is None else {"stripe_account": account}
-    return available(led, **scope), pending(led, **scope)
-
-
-def txn(led: Ledger, txn_id: str, account: str | None = None) -> Any:
-    scope = {} if account is None else {"stripe_account": account}
-    return led.balance_transactions.retrieve(txn_id, **scope)
 
 
 # -- capture books the transfer and the application fee ----------------------------------------
@@ -337,7 +302,7 @@ def test_the_destination_must_be_a_connected_account_that_takes_transfers(
         param="transfer_data[destination]",
         http_status=400,
     )
-    unverified = unverified_account(led)  # transfers requested, not active
+    unverified = connected_account(led)  # transfers requested, not active
     refused(
         database_url,
         lambda: led.payment_intents.create(**base, transfer_data={"destination": unverified}),
@@ -656,14 +621,6 @@ def test_a_dispute_on_a_destination_charge_debits_the_platform_only(
 # -- the log rebuilds the same ---------------------------------------------------------------
 
 
-def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return {
-            table: conn.execute(f"SELECT t::text FROM {table} t ORDER BY 1").fetchall()
-            for table in projection_tables()
-        }
-
-
 def test_rebuilding_reproduces_every_connect_object(
     led: Ledger, seller: str, database_url: str
 ) -> None:
@@ -675,6 +632,6 @@ def test_rebuilding_reproduces_every_connect_object(
     led.application_fees.update_refund(
         charge.application_fee, fee_refund.id, metadata={"why": "goodwill"}
     )
-    live = _snapshot(database_url)
+    live = projection_rows(database_url)
     led.rebuild()
-    assert _snapshot(database_url) == live
+    assert projection_rows(database_url) == live

@@ -9,22 +9,27 @@ invariants) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from ledger import FrozenClock, InvalidRequestError, Ledger
 from ledger.ids import derived_id
-from ledger.projections.registry import projection_tables
-from tests.support.connect import available, connected_account, pending
+from tests.support.accounts import verified_account
+from tests.support.connect import (  # settled is a fixture, used through pytestmark
+    books,
+    seller_account,
+    settled,  # noqa: F401
+    txn,
+)
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     confirmed,
     event_types,
+    projection_rows,
     refused,
 )
 
@@ -36,49 +41,15 @@ FEE_ON_1000 = 59  # Stripe's fee on $10.00
 
 
 @pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-@pytest.fixture
-def settled(database_url: str) -> Iterator[None]:
-    """After the test, every application fee's in-transit (book `connect`) account is zero."""
-    yield
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT ledger_account, sum(amount) FROM postings WHERE book = 'connect' "
-            "GROUP BY ledger_account HAVING sum(amount) <> 0"
-        ).fetchall()
-    assert rows == []
-
-
-@pytest.fixture
 def seller(led: Ledger) -> str:
     """A connected account whose card_payments capability is active."""
-    account = connected_account(led)
-    led.run_due()  # finishes a verification Stripe's test mode does "shortly after", if any
-    assert led.accounts.retrieve(account).capabilities.card_payments == "active"
-    return account
+    return seller_account(led)
 
 
 def direct(led: Ledger, seller: str, **params: Any) -> tuple[Any, Any]:
     """A $20.00 PaymentIntent the platform confirms in `seller`'s account: (intent, charge)."""
     intent = confirmed(led, stripe_account=seller, **params)
     return intent, led.charges.retrieve(intent.latest_charge, stripe_account=seller)
-
-
-def books(led: Ledger, account: str | None = None) -> tuple[int, int]:
-    """(available, pending) in usd, of the platform or of `account`."""
-    scope = {} if account is None else {"stripe_account": account}
-    return available(led, **scope), pending(led, **scope)
-
-
-def txn(led: Ledger, txn_id: str, account: str | None = None) -> Any:
-    scope = {} if account is None else {"stripe_account": account}
-    return led.balance_transactions.retrieve(txn_id, **scope)
 
 
 def application(led: Ledger) -> str:
@@ -460,7 +431,7 @@ def test_refund_application_fee_needs_a_fee(led: Ledger, seller: str, database_u
 def test_a_direct_charge_cannot_also_be_a_destination_charge(
     led: Ledger, seller: str, database_url: str
 ) -> None:
-    other = connected_account(led)
+    other = verified_account(led)
     refused(
         database_url,
         lambda: confirmed(
@@ -490,14 +461,6 @@ def test_the_platform_still_needs_a_destination_for_a_fee(led: Ledger, database_
 # -- the log rebuilds the same ---------------------------------------------------------------
 
 
-def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return {
-            table: conn.execute(f"SELECT t::text FROM {table} t ORDER BY 1").fetchall()
-            for table in projection_tables()
-        }
-
-
 def test_rebuilding_reproduces_direct_charges_and_their_fees(
     led: Ledger, seller: str, database_url: str
 ) -> None:
@@ -513,6 +476,6 @@ def test_rebuilding_reproduces_direct_charges_and_their_fees(
         stripe_account=seller,
     )
     led.application_fees.create_refund(charge.application_fee, amount=10)
-    live = _snapshot(database_url)
+    live = projection_rows(database_url)
     led.rebuild()
-    assert _snapshot(database_url) == live
+    assert projection_rows(database_url) == live

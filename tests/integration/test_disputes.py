@@ -6,7 +6,6 @@ and the audit (replay, balances, amount_refunded = Σ refunds) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,8 @@ from ledger.money import Pricing
 from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
+    balance,
     books_balance,  # noqa: F401
     confirmed,
     counts,
@@ -32,22 +33,6 @@ NOW = 1_732_104_000  # the clock fixture: Wednesday 2024-11-20 12:00 UTC
 DUE_BY = int(datetime(2024, 11, 27, 23, 59, 59, tzinfo=UTC).timestamp())
 WIN = {"uncategorized_text": "winning_evidence"}
 LOSE = {"uncategorized_text": "losing_evidence"}
-
-
-@pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing: replay, balances, refunds = Σ, postings."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-def balance(led: Ledger, **params: Any) -> tuple[int, int]:
-    """(available, pending) in usd."""
-    found = led.balance.retrieve(**params)
-    available = next((b.amount for b in found.available if b.currency == "usd"), 0)
-    pending = next((b.amount for b in found.pending if b.currency == "usd"), 0)
-    return available, pending
 
 
 def disputed(

@@ -5,27 +5,23 @@ Every response is checked against Stripe's schema; refusals append nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ledger import InvalidRequestError, Ledger
-from tests.support.connect import connected_account
-from tests.support.payments import all_events, event_types, refused
+from tests.support.accounts import verified_account
+from tests.support.payments import (  # the fixture is used through pytestmark
+    all_events,
+    audited,  # noqa: F401
+    event_types,
+    refused,
+)
 from tests.support.stripe_schema import assert_valid
 
 pytestmark = pytest.mark.usefixtures("audited")
 
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
-
-
-@pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
 
 
 def add(led: Ledger, external_account: str = "btok_us_verified", **params: Any) -> Any:
@@ -238,7 +234,7 @@ def test_delete_follows_stripes_rules_for_the_default(led: Ledger, database_url:
 
 
 def test_a_connected_account_keeps_its_external_accounts_in_its_own_books(led: Ledger) -> None:
-    connected = connected_account(led)
+    connected = verified_account(led)
     assert led.accounts.retrieve(connected).external_accounts.data == []
     # The platform adds one for the account; the account adds another itself.
     bank = led.accounts.external_accounts.create(connected, external_account="btok_us_verified")
@@ -263,7 +259,7 @@ def test_a_connected_account_keeps_its_external_accounts_in_its_own_books(led: L
 
 def test_who_may_act_for_an_account(led: Ledger, database_url: str) -> None:
     platform = led.platform_account_id
-    one, other = connected_account(led), connected_account(led)
+    one, other = verified_account(led), verified_account(led)
     calls = [
         # the platform, for an account that does not exist
         ("acct_1Nobody", {}),

@@ -7,27 +7,24 @@ transfers) have covered the deficit: the balance is one sum, so they net automat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ledger import InvalidRequestError, Ledger
-from tests.support.connect import available, connected_account, fund_platform
-from tests.support.payments import books_balance, confirmed, counts  # noqa: F401
+from tests.support.accounts import verified_account
+from tests.support.connect import available, fund_platform
+from tests.support.payments import (  # the fixtures are used through pytestmark
+    audited,  # noqa: F401
+    books_balance,  # noqa: F401
+    confirmed,
+    counts,
+)
 
 pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
 
 @pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-@pytest.fixture
 def seller(led: Ledger) -> str:
-    account = connected_account(led)
+    account = verified_account(led)
     led.accounts.external_accounts.create(account, external_account="btok_us_verified")
     return account
 

@@ -20,6 +20,7 @@ from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     RETURN_URL,
     all_events,
+    balance,
     books_balance,  # noqa: F401
     confirmed,
     counts,
@@ -34,14 +35,6 @@ pytestmark = pytest.mark.usefixtures("books_balance")
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)  # the clock fixture: a Wednesday
 FRIDAY = int(datetime(2024, 11, 22, tzinfo=UTC).timestamp())
 SEVEN_DAYS = timedelta(days=7)
-
-
-def balance(led: Ledger, **params: Any) -> tuple[int, int]:
-    """(available, pending) in usd."""
-    found = led.balance.retrieve(**params)
-    available = next((b.amount for b in found.available if b.currency == "usd"), 0)
-    pending = next((b.amount for b in found.pending if b.currency == "usd"), 0)
-    return available, pending
 
 
 def charge_of(led: Ledger, intent: Any, **params: Any) -> Any:

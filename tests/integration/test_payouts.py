@@ -8,7 +8,6 @@ and the audit passes. The clock starts on Wednesday 2024-11-20 12:00 UTC.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -17,9 +16,10 @@ from typing import Any
 import pytest
 
 from ledger import FrozenClock, InvalidRequestError, Ledger
-from tests.support.connect import available, connected_account, fund_platform, pending
+from tests.support.connect import available, fund_platform, pending, seller_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     counts,
     refused,
@@ -37,14 +37,6 @@ INSUFFICIENT = (
     "too low.  You can use the /v1/balance endpoint to view your Stripe balance (for more "
     "details, see stripe.com/docs/api#balance)."
 )
-
-
-@pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing: replay, balances, postings."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
 
 
 def bank(led: Ledger, token: str = "btok_us_verified", account: str | None = None) -> Any:
@@ -67,14 +59,6 @@ def payout_events(led: Ledger, payout_id: str, **params: Any) -> list[tuple[str,
         for e in all_events(led, **params)
         if e.type.startswith("payout.") and e.data.object.id == payout_id
     ]
-
-
-def seller_account(led: Ledger) -> str:
-    """A connected account, verified (due work verifies Stripe's test identity) and so able to
-    receive transfers."""
-    seller = connected_account(led)
-    led.run_due()
-    return seller
 
 
 def manual_schedule(led: Ledger, account: str) -> None:

@@ -6,7 +6,6 @@ and the audit (replay, balances, amount_refunded = Σ refunds) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,8 @@ from ledger.testing import ReferenceModel
 from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
+    balance,
     books_balance,  # noqa: F401
     confirmed,
     counts,
@@ -30,22 +31,6 @@ pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
 RACERS = 6
-
-
-@pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing: replay, balances, refunds = Σ, postings."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-def balance(led: Ledger, **params: Any) -> tuple[int, int]:
-    """(available, pending) in usd."""
-    found = led.balance.retrieve(**params)
-    available = next((b.amount for b in found.available if b.currency == "usd"), 0)
-    pending = next((b.amount for b in found.pending if b.currency == "usd"), 0)
-    return available, pending
 
 
 def paid_charge(led: Ledger, payment_method: str = "pm_card_visa", **params: Any) -> Any:

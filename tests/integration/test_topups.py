@@ -6,7 +6,6 @@ and the audit (replay, balances = Σ balance transactions) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from ledger.domain import topup as domain
 from tests.support.accounts import connected_account
 from tests.support.payments import (  # the fixtures are used through pytestmark
     all_events,
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     counts,
     event_types,
@@ -27,14 +27,6 @@ from tests.support.stripe_schema import assert_valid
 pytestmark = pytest.mark.usefixtures("books_balance", "audited")
 
 NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
-
-
-@pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing: replay, balances, postings."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
 
 
 def balance(led: Ledger, **params: Any) -> tuple[int, int, int]:

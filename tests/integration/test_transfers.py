@@ -6,19 +6,18 @@ postings sum to zero and the audit (replay, balances, invariants) passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from ledger import FrozenClock, InvalidRequestError, Ledger
 from ledger.errors import LedgerError
-from tests.support.accounts import connected_account as unverified_account
-from tests.support.connect import available, connected_account, fund_platform, pending
+from tests.support.accounts import connected_account, verified_account
+from tests.support.connect import available, fund_platform, in_transit, pending
 from tests.support.payments import (  # the fixtures are used through pytestmark
+    audited,  # noqa: F401
     books_balance,  # noqa: F401
     confirmed,
     event_types,
@@ -31,26 +30,8 @@ NOW = 1_732_104_000  # the clock fixture: 2024-11-20 12:00 UTC
 
 
 @pytest.fixture
-def audited(led: Ledger) -> Iterator[None]:
-    """After the test, the audit finds nothing and a rebuild changes nothing."""
-    yield
-    report = led.audit()
-    assert report.ok, report.discrepancies
-
-
-@pytest.fixture
 def seller(led: Ledger) -> str:
-    return connected_account(led)
-
-
-def in_transit(url: str) -> dict[str, int]:
-    """Σ of each in-transit (book `connect`) ledger account that is not zero."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT ledger_account, sum(amount) FROM postings WHERE book = 'connect' "
-            "GROUP BY ledger_account HAVING sum(amount) <> 0"
-        ).fetchall()
-    return {str(account): int(total) for account, total in rows}
+    return verified_account(led)
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -100,7 +81,7 @@ def test_the_connected_account_and_others_never_see_the_platforms_transfer(
 ) -> None:
     fund_platform(led)
     transfer = led.transfers.create(amount=100, currency="usd", destination=seller)
-    other = connected_account(led)
+    other = verified_account(led)
     for account in (seller, other):
         with pytest.raises(InvalidRequestError) as caught:
             led.transfers.retrieve(transfer.id, stripe_account=account)
@@ -184,7 +165,7 @@ def test_the_platform_itself_and_connected_callers_have_no_destination(
         param="destination",
         http_status=400,
     )
-    other = connected_account(led)
+    other = verified_account(led)
     refused(
         database_url,
         lambda: led.transfers.create(
@@ -202,7 +183,7 @@ def test_an_account_without_the_transfers_capability_cannot_receive(
 ) -> None:
     fund_platform(led)
     # Requested, but nothing submitted: inactive (card_payments alone cannot be requested).
-    no_transfers = unverified_account(led)
+    no_transfers = connected_account(led)
     refused(
         database_url,
         lambda: led.transfers.create(amount=100, currency="usd", destination=no_transfers),
@@ -289,7 +270,7 @@ def test_update_changes_description_and_metadata(led: Ledger, seller: str) -> No
 
 def test_list_filters_by_destination_and_group(led: Ledger, seller: str) -> None:
     fund_platform(led)
-    other = connected_account(led)
+    other = verified_account(led)
     first = led.transfers.create(amount=100, currency="usd", destination=seller, transfer_group="g")
     second = led.transfers.create(amount=200, currency="usd", destination=other)
     assert [t.id for t in led.transfers.list().data] == [second.id, first.id]
@@ -446,7 +427,7 @@ def test_a_pending_transfer_is_reversed_from_its_pending_funds(
 
 def test_racing_transfers_never_overdraw_the_platform(led: Ledger, database_url: str) -> None:
     net = fund_platform(led, amount=1000)  # 941 available
-    sellers = [connected_account(led) for _ in range(2)]
+    sellers = [verified_account(led) for _ in range(2)]
 
     def send(n: int) -> bool:
         try:
@@ -475,6 +456,6 @@ def test_references_expand_across_the_two_accounts(led: Ledger, seller: str) -> 
     )
     assert payment.source_transfer.id == transfer.id
     # Only along those links: another connected account reaches neither.
-    other = connected_account(led)
+    other = verified_account(led)
     with pytest.raises(InvalidRequestError):
         led.charges.retrieve(payment.id, stripe_account=other)

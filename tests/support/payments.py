@@ -1,4 +1,5 @@
-"""Shared checks for the payment tests: responses valid, books balanced, refusals write nothing."""
+"""Shared checks for the payment tests: responses valid, books balanced, audit clean, refusals
+write nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from ledger import Ledger
 from ledger.errors import LedgerError
+from ledger.projections.registry import projection_tables
 from tests.support.stripe_schema import assert_valid
 
 RETURN_URL = "https://shop.example/return"
@@ -29,6 +31,31 @@ def books_balance(database_url: str) -> Iterator[None]:
     """After the test, Σ postings = 0 per currency."""
     yield
     assert postings_imbalance(database_url) == {}
+
+
+@pytest.fixture
+def audited(led: Ledger) -> Iterator[None]:
+    """After the test, the audit (replay, balances, invariants, postings) finds nothing."""
+    yield
+    report = led.audit()
+    assert report.ok, report.discrepancies
+
+
+def balance(led: Ledger, **params: Any) -> tuple[int, int]:
+    """(available, pending) in usd."""
+    found = led.balance.retrieve(**params)
+    available = next((b.amount for b in found.available if b.currency == "usd"), 0)
+    pending = next((b.amount for b in found.pending if b.currency == "usd"), 0)
+    return available, pending
+
+
+def projection_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every projection table as text, in order: what a rebuild must reproduce."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {
+            table: conn.execute(f"SELECT t::text FROM {table} t ORDER BY 1").fetchall()
+            for table in projection_tables()
+        }
 
 
 def counts(url: str) -> tuple[int, ...]:

@@ -11,8 +11,8 @@ import pytest
 from ledger.domain import account as domain
 from ledger.domain.aggregate import State
 from ledger.domain.events import DomainEvent
-from ledger.errors import InvalidRequestError
 from tests.support.accounts import CAPABILITIES, NOW, VERIFIED_INDIVIDUAL
+from tests.support.refusals import refusal
 from tests.support.stripe_schema import assert_valid
 
 C = domain.CapabilityStatus
@@ -76,12 +76,6 @@ def update(state: State, params: dict[str, Any], now: int = LATER) -> State:
     updated = apply(state, domain.decide_update(state, params, new))
     assert_valid(updated.data)
     return updated
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 def refused(params: dict[str, Any], param: str | None, code: str | None = None) -> str:

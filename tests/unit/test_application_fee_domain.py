@@ -18,8 +18,8 @@ from ledger.domain.aggregate import State
 from ledger.domain.balance_transaction import BalanceTransactionCreated
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import AVAILABLE, BOOK_CONNECT, PENDING, Posting, imbalances
-from ledger.errors import InvalidRequestError
 from tests.support.charge_states import make_charge
+from tests.support.refusals import refusal
 
 PLATFORM = "acct_platform"
 SELLER = "acct_seller"
@@ -79,12 +79,6 @@ def refund(state: State, amount: int, refund_id: str = "fr_1", **params: Any) ->
     appends = domain.decide_refund(state, amount, params, refund_context(refund_id))
     fee_events = [e for _, stream, events in appends if stream == state.data["id"] for e in events]
     return evolve_fee(state, fee_events), appends
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 # -- the destination split -----------------------------------------------------------------

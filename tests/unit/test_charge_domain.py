@@ -3,73 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from ledger.domain import charge as domain
-from ledger.domain.aggregate import State
 from ledger.domain.balance_transaction import BalanceTransactionCreated
-from ledger.domain.cards import PAYMENT_METHOD_IDS, TestCard
 from ledger.domain.postings import imbalances
 from ledger.errors import InvalidRequestError
 from ledger.money import DEFAULT_PRICING
-from ledger.processor import Authorization, AuthorizationRequest, SimulatedProcessor
+from tests.support.charge_states import attempt, authorize, created
 from tests.support.stripe_schema import assert_valid
 
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)  # a Wednesday
 CREATED = int(NOW.timestamp())
 FRIDAY = int(datetime(2024, 11, 22, tzinfo=UTC).timestamp())
-PROCESSOR = SimulatedProcessor()
-BILLING = {
-    "address": dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state")),
-    "email": None,
-    "name": None,
-    "phone": None,
-}
-
-
-def card(pm_id: str) -> TestCard:
-    return PAYMENT_METHOD_IDS[pm_id]
-
-
-def authorize(pm_id: str, amount: int = 2000, **options: Any) -> Authorization:
-    return PROCESSOR.authorize(
-        AuthorizationRequest(
-            card=card(pm_id), amount=amount, currency="usd", capture=True, **options
-        )
-    )
-
-
-def attempt(
-    pm_id: str = "pm_card_visa", *, amount: int = 2000, capture: bool = True, **fields: Any
-) -> domain.ChargeAttempt:
-    authorization = authorize(pm_id, amount)
-    if authorization.requires_action:
-        authorization = authorize(pm_id, amount, authenticated=True)
-    approved_now = authorization.approved and capture
-    return domain.ChargeAttempt(
-        charge_id="ch_test",
-        created=CREATED,
-        amount=amount,
-        currency="usd",
-        card=card(pm_id),
-        authorization=authorization,
-        capture=capture,
-        payment_method="pm_test",
-        payment_method_card={"checks": {"cvc_check": "unchecked"}},
-        billing_details=BILLING,
-        balance_transaction="txn_test" if approved_now else None,
-        **fields,
-    )
-
-
-def created(charge_attempt: domain.ChargeAttempt) -> State:
-    state = None
-    for event in domain.decide_create(charge_attempt):
-        state = domain.evolve(state, event)
-    assert state is not None
-    return state
 
 
 # -- the processor ---------------------------------------------------------------------------

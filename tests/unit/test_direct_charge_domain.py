@@ -10,53 +10,16 @@ import pytest
 
 from ledger.domain import application_fee as fee_domain
 from ledger.domain import charge as domain
-from ledger.domain.aggregate import State
 from ledger.domain.application_fee import DirectCharge, direct_fee_amount
 from ledger.domain.balance_transaction import BalanceTransactionCreated, new_balance_transaction
-from ledger.domain.cards import PAYMENT_METHOD_IDS
 from ledger.domain.postings import BOOK_CONNECT, BOOK_STRIPE, FEES, Posting, imbalances
 from ledger.money import DEFAULT_PRICING
-from ledger.processor import AuthorizationRequest, SimulatedProcessor
+from tests.support.charge_states import attempt, created
 
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
 CREATED = int(NOW.timestamp())
 STRIPE_FEE = 88  # on $20.00
 DIRECT = DirectCharge(application="ca_platform", application_fee_id="fee_test")
-BILLING = {
-    "address": dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state")),
-    "email": None,
-    "name": None,
-    "phone": None,
-}
-
-
-def attempt(*, capture: bool = True, **fields: Any) -> domain.ChargeAttempt:
-    card = PAYMENT_METHOD_IDS["pm_card_visa"]
-    authorization = SimulatedProcessor().authorize(
-        AuthorizationRequest(card=card, amount=2000, currency="usd", capture=capture)
-    )
-    return domain.ChargeAttempt(
-        charge_id="ch_test",
-        created=CREATED,
-        amount=2000,
-        currency="usd",
-        card=card,
-        authorization=authorization,
-        capture=capture,
-        payment_method="pm_test",
-        payment_method_card={"checks": {"cvc_check": "unchecked"}},
-        billing_details=BILLING,
-        balance_transaction="txn_test" if capture else None,
-        **fields,
-    )
-
-
-def created(charge_attempt: domain.ChargeAttempt) -> State:
-    state = None
-    for event in domain.decide_create(charge_attempt):
-        state = domain.evolve(state, event)
-    assert state is not None
-    return state
 
 
 def booked(charge: dict[str, Any], amount: int = 2000) -> BalanceTransactionCreated:

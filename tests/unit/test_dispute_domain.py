@@ -15,9 +15,9 @@ from ledger.domain.aggregate import State
 from ledger.domain.balance_transaction import BalanceTransactionCreated
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import AVAILABLE, FEES, imbalances
-from ledger.errors import InvalidRequestError
 from ledger.money import DEFAULT_PRICING, Pricing
 from tests.support.charge_states import ACCOUNT, CREATED, apply, make_charge
+from tests.support.refusals import refusal
 
 Status = domain.Status
 DUE_BY = int(datetime(2024, 11, 27, 23, 59, 59, tzinfo=UTC).timestamp())
@@ -61,12 +61,6 @@ def update(state: State, params: dict[str, Any], now: int = CREATED) -> domain.A
     return domain.decide_update(
         state, params, replace(context(now), balance_transaction_id="txn_w")
     )
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 # -- the transition table --------------------------------------------------------------------

@@ -10,17 +10,11 @@ from ledger.domain import external_account as domain
 from ledger.domain.aggregate import State
 from ledger.domain.cards import TOKENS
 from ledger.domain.events import DomainEvent
-from ledger.errors import InvalidRequestError
+from tests.support.refusals import refusal
 
 ACCOUNT = "acct_1Owner"
 CREATED = 1_732_104_000
 YEAR = 2024
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 def apply(state: State | None, events: list[DomainEvent]) -> State:

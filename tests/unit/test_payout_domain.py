@@ -19,7 +19,7 @@ from ledger.domain.balance_transaction import (
 from ledger.domain.cards import TOKENS
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import AVAILABLE, BOOK_BANK, PAYOUTS, PENDING, imbalances
-from ledger.errors import InvalidRequestError
+from tests.support.refusals import refusal
 
 Status = domain.Status
 S = Status
@@ -32,12 +32,6 @@ DAY = 86_400
 
 def at(text: str) -> int:
     return int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp())
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 def destination(token: str = "btok_us_verified") -> State:

@@ -14,9 +14,9 @@ from ledger.domain.aggregate import State
 from ledger.domain.balance_transaction import BalanceTransactionCreated
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import AVAILABLE, imbalances
-from ledger.errors import InvalidRequestError
 from ledger.money import DEFAULT_PRICING
 from tests.support.charge_states import ACCOUNT, CREATED, apply, make_charge
+from tests.support.refusals import refusal
 
 Status = domain.Status
 
@@ -48,12 +48,6 @@ def create(
         refund = domain.evolve(refund, event)
     assert refund is not None
     return refund, apply(charge, refund_events(appends, charge.data["id"])), txn
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 def refund_in(status: Status, behaviour: str | None = "fails") -> State:

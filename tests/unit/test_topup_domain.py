@@ -12,7 +12,7 @@ from ledger.domain.aggregate import State
 from ledger.domain.balance_transaction import BalanceTransactionCreated
 from ledger.domain.events import DomainEvent
 from ledger.domain.postings import AVAILABLE, BOOK_BANK, TOPUPS, imbalances
-from ledger.errors import InvalidRequestError
+from tests.support.refusals import refusal
 from tests.support.stripe_schema import assert_valid
 
 Status = domain.Status
@@ -40,12 +40,6 @@ def in_status(status: Status, failure_code: str | None = None) -> State:
         data=state.data | {"status": str(status)},
         internal={"failure_code": failure_code, "due_at": due_at},
     )
-
-
-def refusal(call: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
-        call()
-    return caught.value
 
 
 def only_txn(appends: domain.Appends, txn_id: str) -> BalanceTransactionCreated:
