@@ -3,15 +3,18 @@
 Replay runs in one REPEATABLE READ transaction, so the live projections and the log it reads
 are one consistent snapshot even while commands keep running. The shadow projections are
 temporary tables with the live tables' names: PostgreSQL resolves unqualified names to the
-session's temporary schema first, so the ordinary projection code fills them, unchanged, and
-memory stays flat however long the log is (the state lives in the database, not in Python).
+session's temporary schema first, so the projections' own replay (the one `rebuild` runs) fills
+them. It reads the log stream by stream and holds only the stream it is on, so memory stays
+flat however long the log is. Each shadow is then compared with its live table in one hash join
+on the primary key: a row missing on one side, or differing in any column, is reported from the
+side(s) that have it.
 
 The invariants it checks on the live data are in `ledger.invariants`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +22,16 @@ import psycopg
 
 from ledger import limits
 from ledger.invariants import INVARIANT_CHECKS, Discrepancy, check_invariants
-from ledger.projections.objects import ProjectionCache
-from ledger.projections.registry import apply_all, projection_tables
-from ledger.store.events import iter_visible
+from ledger.projections.registry import projection_tables, replay, replay_keyed_tables
+from ledger.store.events import RecordedEvent, iter_visible
 
 __all__ = ["AuditReport", "Discrepancy", "run_audit"]
 
 Progress = Callable[[int, int], None]
+
+# Server memory for the comparisons' hash joins (this transaction only): with the default 4 MB
+# they spill to disk in many batches.
+COMPARE_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +47,6 @@ class AuditReport:
         return not self.discrepancies
 
 
-_KEYS: dict[str, str] = {
-    "objects": "account_id, id",
-    "stripe_events": "account_id, id",
-    "postings": "account_id, position, leg",
-    "balances": "account_id, currency, bucket, source_type, stripe",
-}
-
-
 def run_audit(
     conn: psycopg.Connection[Any],
     platform_account_id: str,
@@ -60,25 +58,35 @@ def run_audit(
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            total = cur.execute("SELECT count(*) FROM events").fetchone()
-            events_total = int(total[0]) if total else 0
+            cur.execute(f"SET LOCAL work_mem = '{COMPARE_WORK_MEM}'")
+            events_total = 0
+            if progress is not None:
+                total = cur.execute("SELECT count(*) FROM events").fetchone()
+                events_total = int(total[0]) if total else 0
             row = cur.execute("SELECT current_schema()").fetchone()
             live = sql_identifier(str(row[0]) if row else "public")
             findings += check_invariants(cur, live)
-            tables = projection_tables()
-            for table in tables:
+            keyed = replay_keyed_tables()
+            for table in projection_tables():
+                # COPY and the comparison need no index; tables that replay upserts into keep
+                # their unique ones.
+                indexes = " INCLUDING INDEXES" if table in keyed else ""
                 cur.execute(
                     f"CREATE TEMPORARY TABLE {table} (LIKE {live}.{table} "
-                    "INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP"
+                    f"INCLUDING DEFAULTS{indexes}) ON COMMIT DROP"
                 )
-            replayed = 0
-            for batch in iter_visible(conn, batch_size):
-                apply_all(cur, batch, ProjectionCache(platform_account_id))
-                replayed += len(batch)
+            done = 0
+
+            def report_progress(batch: Sequence[RecordedEvent]) -> None:
+                nonlocal done
+                done += len(batch)
                 if progress is not None:
-                    progress(replayed, events_total)
-            for table in tables:
-                findings += _compare(cur, table, live)
+                    progress(done, events_total)
+
+            batches = iter_visible(conn, batch_size)
+            replayed = replay(cur, batches, platform_account_id, report_progress)
+            for table in projection_tables():
+                findings += _compare(cur, live, table)
     finally:
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
     checks = ("replay", *INVARIANT_CHECKS)
@@ -90,17 +98,43 @@ def sql_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _compare(cur: psycopg.Cursor[Any], table: str, live: str) -> list[Discrepancy]:
+def _compare(cur: psycopg.Cursor[Any], live: str, table: str) -> list[Discrepancy]:
     """Rows that differ between the live table and its replayed shadow."""
-    keys = _KEYS[table]
-    rows = cur.execute(
-        f"(SELECT 'live only' AS side, {keys} FROM (SELECT * FROM {live}.{table} EXCEPT "
-        f"SELECT * FROM pg_temp.{table}) AS l) UNION ALL "
-        f"(SELECT 'replay only', {keys} FROM (SELECT * FROM pg_temp.{table} EXCEPT "
-        f"SELECT * FROM {live}.{table}) AS r) ORDER BY 2, 3 LIMIT %s",
-        (limits.AUDIT_FINDINGS_MAX,),
-    ).fetchall()
+    keys = _primary_key(cur, live, table)
+    order = ", ".join(str(column) for column in range(2, len(keys) + 2))
+    rows = cur.execute(_compare_sql(live, table, keys, order), (limits.AUDIT_FINDINGS_MAX,))
     return [
-        Discrepancy("replay", f"{table}: row {tuple(row[1:])} is {row[0]}", row[1], str(row[2]))
-        for row in rows
+        Discrepancy(
+            "replay",
+            f"{table}: row {tuple(row[1:])} is {row[0]}",
+            row[1],
+            str(row[2]) if len(row) > 2 else None,
+        )
+        for row in rows.fetchall()
     ]
+
+
+def _primary_key(cur: psycopg.Cursor[Any], live: str, table: str) -> tuple[str, ...]:
+    """The primary key columns of the live `table`, in key order."""
+    rows = cur.execute(
+        "SELECT a.attname FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        (f"{live}.{table}",),
+    ).fetchall()
+    assert rows, f"{table} has no primary key to compare by"
+    return tuple(str(row[0]) for row in rows)
+
+
+def _compare_sql(live: str, table: str, keys: tuple[str, ...], order: str) -> str:
+    # One hash join on the key, where `EXCEPT` both ways would hash whole rows twice.
+    joined = " AND ".join(f"l.{key} = r.{key}" for key in keys)
+    return (
+        f"WITH d AS (SELECT l, r FROM {live}.{table} l FULL JOIN pg_temp.{table} r "
+        f"ON {joined} WHERE l IS DISTINCT FROM r) "
+        f"(SELECT 'live only' AS side, {', '.join(f'(l).{key}' for key in keys)} FROM d "
+        f"WHERE (l).{keys[0]} IS NOT NULL) UNION ALL "
+        f"(SELECT 'replay only', {', '.join(f'(r).{key}' for key in keys)} FROM d "
+        f"WHERE (r).{keys[0]} IS NOT NULL) ORDER BY {order} LIMIT %s"
+    )

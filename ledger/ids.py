@@ -14,11 +14,18 @@ _BODY_LENGTH_DEFAULT = 24
 _RANDOM_BYTES = 26
 
 
+# Two base-62 digits at a time (least significant first, as one digit at a time would give):
+# half the big-integer divisions; replays derive an event id for every event.
+_PAIRS = [_ALPHABET[index % 62] + _ALPHABET[index // 62] for index in range(62 * 62)]
+
+
 def _base62(number: int, length: int) -> str:
     chars = []
-    for _ in range(length):
-        number, index = divmod(number, len(_ALPHABET))
-        chars.append(_ALPHABET[index])
+    for _ in range(length // 2):
+        number, index = divmod(number, 62 * 62)
+        chars.append(_PAIRS[index])
+    if length % 2:
+        chars.append(_ALPHABET[number % 62])
     return "".join(chars)
 
 
@@ -28,6 +35,12 @@ def new_id(prefix: str) -> str:
     # One call for the system's randomness, not one per character.
     number = int.from_bytes(secrets.token_bytes(_RANDOM_BYTES), "big")
     return f"{prefix}_" + _base62(number, length)
+
+
+def random_string(length: int) -> str:
+    """`length` random base-62 characters (secrets' randomness, drawn in one call)."""
+    number = int.from_bytes(secrets.token_bytes(length * 6 // 8 + 8), "big")
+    return _base62(number, length)
 
 
 def derived_id(prefix: str, *parts: object) -> str:

@@ -19,6 +19,10 @@ COMMAND_RETRY_BACKOFF_SECONDS: Final = 0.002
 
 READ_BATCH_EVENTS: Final = 1000
 REBUILD_BATCH_EVENTS: Final = 5000
+# Replays (rebuild, audit): rows held before one COPY writes them, and balance rows summed in
+# memory before the sums are added to the table.
+REPLAY_COPY_ROWS: Final = 5000
+REPLAY_BALANCE_KEYS_MAX: Final = 10_000
 
 POOL_CONNECTIONS_MAX: Final = 16
 

@@ -1,8 +1,9 @@
 """The objects projection: each object's current Stripe JSON, and the Stripe Events it emitted.
 
-Applied inside the command's transaction (so a read after a write sees it) and by `rebuild`
-from position 0. Aggregates say how each domain event changes their JSON and which Stripe events
-it yields; this module only loads, evolves and writes, in as few statements as it can.
+Applied inside the command's transaction (so a read after a write sees it), and replayed from
+the whole log by `rebuild` and the audit (`ObjectsReplay`); both take the same step per event.
+Aggregates say how each domain event changes their JSON and which Stripe events it yields; this
+module only loads, evolves and writes, in as few statements as it can.
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ from typing import Any
 import orjson
 import psycopg
 
+from ledger import limits
 from ledger.clock import to_unix
 from ledger.domain.aggregate import State, StripeEventSpec, aggregate_for_stream
 from ledger.ids import derived_id
+from ledger.projections.bulk import copy_rows
 from ledger.store.batch import execute_values
 from ledger.store.events import RecordedEvent
 
-__all__ = ["API_VERSION", "TABLES", "Loaded", "ProjectionCache", "apply_events", "load_states"]
+__all__ = [
+    "API_VERSION",
+    "OBJECT_COLUMNS",
+    "STRIPE_EVENT_COLUMNS",
+    "TABLES",
+    "Loaded",
+    "ObjectsReplay",
+    "ProjectionCache",
+    "apply_events",
+    "evolve_recorded",
+    "load_states",
+    "object_row",
+]
 
 API_VERSION = "2024-11-20.acacia"
 TABLES = ("objects", "stripe_events")
@@ -55,15 +70,27 @@ JOIN unnest(%s::text[], %s::text[]) AS k(account_id, id)
   ON o.account_id = k.account_id AND o.id = k.id
 """
 
+OBJECT_COLUMNS = (
+    "account_id",
+    "id",
+    "object",
+    "created",
+    "seq",
+    "stream_version",
+    "deleted",
+    "data",
+    "internal",
+)
+STRIPE_EVENT_COLUMNS = ("account_id", "id", "type", "created", "seq", "data")
+
 _OBJECTS = (
-    "INSERT INTO objects (account_id, id, object, created, seq, stream_version, deleted, data, "
-    "internal)",
+    f"INSERT INTO objects ({', '.join(OBJECT_COLUMNS)})",
     "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
     "ON CONFLICT (account_id, id) DO UPDATE SET stream_version = EXCLUDED.stream_version, "
     "deleted = EXCLUDED.deleted, data = EXCLUDED.data, internal = EXCLUDED.internal",
 )
 _STRIPE_EVENTS = (
-    "INSERT INTO stripe_events (account_id, id, type, created, seq, data)",
+    f"INSERT INTO stripe_events ({', '.join(STRIPE_EVENT_COLUMNS)})",
     "(%s, %s, %s, %s, %s, %s::jsonb)",
     "",
 )
@@ -108,6 +135,56 @@ def stripe_event_json(
     return event
 
 
+def evolve_recorded(
+    recorded: RecordedEvent,
+    loaded: Loaded,
+    platform_account_id: str,
+    stripe_rows: list[tuple[Any, ...]],
+) -> Loaded:
+    """`loaded` after `recorded`; the rows of the Stripe events it yields go to `stripe_rows`.
+
+    The one step both the command path and replay take, so their rows cannot differ.
+    """
+    assert recorded.stream_version == loaded.stream_version + 1, (
+        f"{recorded.stream_id}: version {recorded.stream_version} after {loaded.stream_version}"
+    )
+    aggregate = aggregate_for_stream(recorded.stream_id)
+    before = loaded.state
+    after = aggregate.evolve(before, recorded.event)
+    for index, spec in enumerate(aggregate.stripe_events(before, after, recorded.event)):
+        event = stripe_event_json(recorded, index, spec, platform_account_id)
+        assert index < STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX
+        stripe_rows.append(
+            (
+                recorded.account_id,
+                event["id"],
+                event["type"],
+                event["created"],
+                recorded.position * STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX + index,
+                orjson.dumps(event).decode(),
+            )
+        )
+    seq = recorded.position if before is None else loaded.seq
+    return Loaded(after, recorded.stream_version, seq)
+
+
+def object_row(key: Key, state: State, loaded: Loaded) -> tuple[Any, ...]:
+    """The `objects` row (OBJECT_COLUMNS order) of an object's projected state."""
+    account_id, object_id = key
+    return (
+        account_id,
+        object_id,
+        state.data["object"],
+        # Objects whose Stripe JSON has no `created` (external accounts) keep it in internal.
+        state.data.get("created", state.internal.get("created")),
+        loaded.seq,
+        loaded.stream_version,
+        state.deleted,
+        orjson.dumps(state.data).decode(),
+        orjson.dumps(state.internal).decode(),
+    )
+
+
 def apply_events(
     cur: psycopg.Cursor[Any], events: Sequence[RecordedEvent], cache: ProjectionCache
 ) -> None:
@@ -117,43 +194,62 @@ def apply_events(
     stripe_rows: list[tuple[Any, ...]] = []
     for recorded in events:
         key = (recorded.account_id, recorded.stream_id)
-        loaded = cache.loaded[key]
-        assert recorded.stream_version == loaded.stream_version + 1, (
-            f"{recorded.stream_id}: version {recorded.stream_version} after {loaded.stream_version}"
+        loaded = evolve_recorded(
+            recorded, cache.loaded[key], cache.platform_account_id, stripe_rows
         )
-        aggregate = aggregate_for_stream(recorded.stream_id)
-        before = loaded.state
-        after = aggregate.evolve(before, recorded.event)
-        seq = recorded.position if before is None else loaded.seq
-        loaded = Loaded(after, recorded.stream_version, seq)
         cache.loaded[key] = dirty[key] = loaded
-        for index, spec in enumerate(aggregate.stripe_events(before, after, recorded.event)):
-            event = stripe_event_json(recorded, index, spec, cache.platform_account_id)
-            assert index < STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX
-            stripe_rows.append(
-                (
-                    recorded.account_id,
-                    event["id"],
-                    event["type"],
-                    event["created"],
-                    recorded.position * STRIPE_EVENTS_PER_DOMAIN_EVENT_MAX + index,
-                    orjson.dumps(event).decode(),
-                )
-            )
     object_rows = [
-        (
-            account_id,
-            object_id,
-            loaded.state.data["object"],
-            loaded.state.data["created"],
-            loaded.seq,
-            loaded.stream_version,
-            loaded.state.deleted,
-            orjson.dumps(loaded.state.data).decode(),
-            orjson.dumps(loaded.state.internal).decode(),
-        )
-        for (account_id, object_id), loaded in dirty.items()
+        object_row(key, loaded.state, loaded)
+        for key, loaded in dirty.items()
         if loaded.state is not None
     ]
     execute_values(cur, *_OBJECTS, object_rows)
     execute_values(cur, *_STRIPE_EVENTS, stripe_rows)
+
+
+class ObjectsReplay:
+    """Replays the objects projection from a log read stream by stream (`iter_visible`).
+
+    Only the state of the stream being replayed is held: each object's row is written once,
+    when its stream ends, and Stripe events as they are derived, every `REPLAY_COPY_ROWS` rows.
+    """
+
+    def __init__(self, platform_account_id: str) -> None:
+        self._platform_account_id = platform_account_id
+        self._account_id = ""
+        self._stream_id = ""
+        self._loaded = Loaded(None, 0, 0)
+        self._object_rows: list[tuple[Any, ...]] = []
+        self._stripe_rows: list[tuple[Any, ...]] = []
+
+    def feed(self, cur: psycopg.Cursor[Any], events: Sequence[RecordedEvent]) -> None:
+        """Replay `events`, which continue where the previous batch ended."""
+        object_rows, stripe_rows = self._object_rows, self._stripe_rows
+        account_id, stream_id, loaded = self._account_id, self._stream_id, self._loaded
+        platform_account_id = self._platform_account_id
+        for recorded in events:
+            if recorded.stream_id != stream_id or recorded.account_id != account_id:
+                if loaded.state is not None:
+                    object_rows.append(object_row((account_id, stream_id), loaded.state, loaded))
+                account_id, stream_id = recorded.account_id, recorded.stream_id
+                loaded = Loaded(None, 0, 0)
+            loaded = evolve_recorded(recorded, loaded, platform_account_id, stripe_rows)
+        self._account_id, self._stream_id, self._loaded = account_id, stream_id, loaded
+        if len(stripe_rows) + len(object_rows) >= limits.REPLAY_COPY_ROWS:
+            self._write(cur)
+
+    def finish(self, cur: psycopg.Cursor[Any]) -> None:
+        """Write what is held, the last stream's object included."""
+        loaded = self._loaded
+        if loaded.state is not None:
+            key = (self._account_id, self._stream_id)
+            self._object_rows.append(object_row(key, loaded.state, loaded))
+        self._loaded = Loaded(None, 0, 0)
+        self._write(cur)
+
+    def _write(self, cur: psycopg.Cursor[Any]) -> None:
+        if self._stripe_rows:
+            copy_rows(cur, "stripe_events", STRIPE_EVENT_COLUMNS, self._stripe_rows)
+        if self._object_rows:
+            copy_rows(cur, "objects", OBJECT_COLUMNS, self._object_rows)
+        self._stripe_rows, self._object_rows = [], []

@@ -1,17 +1,18 @@
-"""Rebuild every projection from position 0 of the log."""
+"""Rebuild every projection from the whole log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import psycopg
 
 from ledger import limits
-from ledger.projections.objects import ProjectionCache
-from ledger.projections.registry import apply_all, projection_tables
-from ledger.store.events import LogPosition, iter_visible
+from ledger.projections.registry import projection_tables, replay
+from ledger.store.events import LogPosition, RecordedEvent, iter_visible
 
 __all__ = ["RebuildReport", "rebuild"]
 
@@ -38,17 +39,19 @@ def rebuild(
     and applies its events on top of the rebuilt state after we commit; one that has written them
     has committed before the lock is granted, so its events are replayed here.
     """
-    replayed = 0
     last = LogPosition()
+
+    def note_last(batch: Sequence[RecordedEvent]) -> None:
+        nonlocal last
+        newest = max(batch, key=attrgetter("transaction_id", "position"))
+        last = max(last, newest.log_position)
+
     tables = ", ".join(projection_tables())
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
         cur.execute(f"TRUNCATE {tables}")
-        for batch in iter_visible(conn, batch_size):
-            cache = ProjectionCache(platform_account_id)
-            apply_all(cur, batch, cache)
-            replayed += len(batch)
-            last = max(last, max(e.log_position for e in batch))
+        batches = iter_visible(conn, batch_size)
+        replayed = replay(cur, batches, platform_account_id, note_last)
         cur.execute(
             "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "

@@ -26,7 +26,6 @@ from ledger.domain import account as domain
 from ledger.domain.aggregate import State
 from ledger.domain.rules import reject
 from ledger.errors import resource_missing
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
@@ -163,7 +162,7 @@ class AccountsService(Service):
         return self._read(call, read)
 
     def _new(self, uow: UnitOfWork, account_id: str) -> domain.NewAccount:
-        return domain.NewAccount(account_id, new_id("person"), to_unix(uow.ctx.now))
+        return domain.NewAccount(account_id, uow.new_id("person"), to_unix(uow.ctx.now))
 
     # -- accounts --------------------------------------------------------------------------
 
@@ -177,7 +176,7 @@ class AccountsService(Service):
 
         def command(uow: UnitOfWork) -> JSON:
             platform = uow.platform_account_id
-            account_id = new_id("acct")
+            account_id = uow.new_id("acct")
             params = {key: value for key, value in call.params.items() if key != "controller"}
             events = domain.decide_create(
                 params,
@@ -186,7 +185,6 @@ class AccountsService(Service):
                 platform=uow.ctx.account_id == platform,
             )
             uow.append(account_id, events, account_id=platform)
-            uow.flush()
             state = find_account(uow, account_id)
             assert state is not None
             return _present(uow.cur.connection, [state.data])[0]
@@ -219,7 +217,6 @@ class AccountsService(Service):
             state = self._command_account(uow, account)
             events = domain.decide_update(state, call.params, self._new(uow, account))
             uow.append(account, events, account_id=uow.platform_account_id)
-            uow.flush()
             updated = find_account(uow, account)
             assert updated is not None
             return _present(uow.cur.connection, [updated.data])[0]
@@ -316,7 +313,6 @@ class AccountsService(Service):
             change = {"capabilities": {capability: dict(call.params)}}
             events = domain.decide_update(state, change, self._new(uow, account))
             uow.append(account, events, account_id=uow.platform_account_id)
-            uow.flush()
             updated = find_account(uow, account)
             assert updated is not None
             return domain.capability_json(updated, capability)

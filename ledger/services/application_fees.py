@@ -17,7 +17,6 @@ from ledger.domain import application_fee as domain
 from ledger.domain.aggregate import State
 from ledger.domain.rules import reject
 from ledger.errors import resource_missing
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.queries import Filter, fetch_object, object_list
@@ -40,9 +39,9 @@ def refund_application_fee(uow: UnitOfWork, fee: State, amount: int, params: JSO
     uow.lock_balance(uow.platform_account_id, fee.data["currency"])
     ctx = domain.FeeRefundContext(
         platform_account_id=uow.platform_account_id,
-        refund_id=new_id("fr"),
-        platform_txn_id=new_id("txn"),
-        account_txn_id=new_id("txn"),
+        refund_id=uow.new_id("fr"),
+        platform_txn_id=uow.new_id("txn"),
+        account_txn_id=uow.new_id("txn"),
         created=to_unix(uow.ctx.now),
     )
     for account, stream, events in domain.decide_refund(fee, amount, params, ctx):
@@ -104,7 +103,6 @@ class ApplicationFeesService(Service):
             state = _load_fee(uow, id)
             amount = domain.check_refundable(state, p.get("amount"))
             refund_id = refund_application_fee(uow, state, amount, p)
-            uow.flush()
             return uow.get(refund_id, "fee_refund", _REFUND_KIND).data
 
         return self._execute(call, f"POST /v1/application_fees/{id}/refunds", command)
@@ -126,7 +124,6 @@ class ApplicationFeesService(Service):
             state = _load_fee(uow, id)
             amount = domain.check_refundable(state, p.get("amount"))
             refund_application_fee(uow, state, amount, {})
-            uow.flush()
             return _load_fee(uow, id).data
 
         return self._execute(call, f"POST /v1/application_fees/{id}/refund", command)
@@ -161,7 +158,6 @@ class ApplicationFeesService(Service):
             events = domain.decide_refund_update(state, call.params)
             uow.append(id, events)
             uow.append(fee, list(events))
-            uow.flush()
             return uow.get(id, "fee_refund", _REFUND_KIND).data
 
         return self._execute(call, f"POST /v1/application_fees/{fee}/refunds/{id}", command)

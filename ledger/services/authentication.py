@@ -53,11 +53,9 @@ class AuthenticationTestHelper(Service):
             )
             if not succeed:
                 uow.append(intent, domain.decide_authentication_failed(state, payment_method.data))
-                uow.flush()
                 return load_intent(uow, intent).data
             if state.data["confirmation_method"] == "manual":
                 uow.append(intent, domain.decide_authenticated(state))
-                uow.flush()
                 return load_intent(uow, intent).data
             plan = domain.plan_after_authentication(state)
             authorization = self._engine.processor.authorize(

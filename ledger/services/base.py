@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import orjson
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from ledger import limits
 from ledger.errors import InvalidRequestError, LedgerError, PermissionError, resource_missing
@@ -144,6 +146,23 @@ def related_list(
     }
 
 
+@contextmanager
+def _reading(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection for reads only, in autocommit mode.
+
+    Under READ COMMITTED every statement reads its own snapshot, in a transaction or not; as
+    each its own transaction, reads cost no BEGIN, and no ROLLBACK when the pool takes the
+    connection back.
+    """
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
 class Service:
     """Base of the Stripe-shaped services (`led.customers`, `led.events`, …)."""
 
@@ -197,7 +216,7 @@ class Service:
 
     def _is_connected_account(self, account_id: str) -> bool:
         """Whether the platform has this live (not deleted) connected account: one indexed read."""
-        with self._engine.pool.connection() as conn:
+        with _reading(self._engine.pool) as conn:
             row = conn.execute(
                 "SELECT 1 FROM objects WHERE account_id = %s AND id = %s AND object = 'account' "
                 "AND NOT deleted",
@@ -222,7 +241,7 @@ class Service:
     def _read(self, call: Call, read: Callable[[psycopg.Connection[Any]], JSON]) -> StripeObject:
         """Run a read and expand its result on one connection."""
         try:
-            with self._engine.pool.connection() as conn:
+            with _reading(self._engine.pool) as conn:
                 body = read(conn)
                 body = expand(
                     body,
@@ -261,7 +280,7 @@ class Service:
     ) -> ListObject:
         """One page of a list, with what `auto_paging_iter` needs for the next."""
         try:
-            with self._engine.pool.connection() as conn:
+            with _reading(self._engine.pool) as conn:
                 body = list_page(conn, query, call.ctx.account_id, call.params)
                 body = expand(
                     body,

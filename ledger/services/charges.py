@@ -20,7 +20,6 @@ from ledger.domain.cards import AUTHENTICATION_REQUIRED, TOKENS, TestCard, resol
 from ledger.domain.payment_method import card_for
 from ledger.domain.rules import apply_metadata, check_email, reject, reject_if
 from ledger.errors import CardError, resource_missing
-from ledger.ids import new_id
 from ledger.money import check_charge_amount, currency
 from ledger.processor import Authorization, AuthorizationRequest
 from ledger.resources.base import ListObject, StripeObject
@@ -134,7 +133,7 @@ def _resolve_source(uow: UnitOfWork, value: str, customer: str | None) -> _Sourc
         card = TOKENS.get(value)
         if card is None:
             raise resource_missing("token", value, "source")
-        card_id = new_id("card")
+        card_id = uow.new_id("card")
         # A token carries the CVC it was made with, so the check runs.
         checks = {"address_line1_check": None, "address_postal_code_check": None}
         return _Source(
@@ -271,8 +270,8 @@ class ChargesService(Service):
             )
             if authorization.requires_action:
                 authorization = Authorization.refused(_AUTHENTICATION_DECLINE)
-            charge_id = new_id("ch")
-            txn_id = new_id("txn") if authorization.approved and capture else None
+            charge_id = uow.new_id("ch")
+            txn_id = uow.new_id("txn") if authorization.approved and capture else None
             # A destination charge's transfers are grouped by the charge, as Stripe groups them.
             transfer_group = p.get("transfer_group") or (
                 None if transfer_data is None else f"group_{charge_id}"
@@ -332,10 +331,8 @@ class ChargesService(Service):
                         )
                     ],
                 )
-            uow.flush()
             if txn_id is not None:
                 book_connect_charge(uow, charge_id)
-                uow.flush()
             charge = _load_charge(uow, charge_id).data
             if authorization.decline is not None:
                 return Failed(authorization.decline.card_error(charge=charge_id))
@@ -366,7 +363,6 @@ class ChargesService(Service):
             if call.params.get("customer"):
                 uow.get(call.params["customer"], "customer", "customer", "customer")
             uow.append(charge, domain.decide_update(state, call.params))
-            uow.flush()
             return _load_charge(uow, charge).data
 
         return self._execute(call, f"POST /v1/charges/{charge}", command)
@@ -440,7 +436,7 @@ class ChargesService(Service):
             )
             lock_for_capture(uow, data)
             changes |= domain.direct_capture_changes(data | changes, amount, direct_charge(uow))
-            txn_id = new_id("txn")
+            txn_id = uow.new_id("txn")
             uow.append(charge, domain.decide_capture(state, amount, txn_id, changes))
             uow.append(
                 txn_id,
@@ -456,9 +452,7 @@ class ChargesService(Service):
                     )
                 ],
             )
-            uow.flush()
             book_connect_charge(uow, charge)
-            uow.flush()
             return _load_charge(uow, charge).data
 
         return self._execute(call, f"POST /v1/charges/{charge}/capture", command)

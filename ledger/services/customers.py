@@ -7,7 +7,6 @@ from typing import Any
 
 from ledger.domain import customer as domain
 from ledger.domain.rules import reject
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.resources.expand import Resolver, register_includable
 from ledger.services.base import Service, stripe_operation
@@ -83,7 +82,7 @@ class CustomersService(Service):
                 # A test clock owns its customers' time: they are created at its frozen time.
                 clock = uow.get(test_clock, "test_helpers.test_clock", "test clock", "test_clock")
                 created = clock.data["frozen_time"]
-            customer_id = new_id("cus")
+            customer_id = uow.new_id("cus")
             prefix = secrets.token_hex(4).upper()
             events = domain.decide_create(
                 customer_id,
@@ -93,10 +92,8 @@ class CustomersService(Service):
                 test_clock=test_clock,
             )
             uow.append(customer_id, events)
-            uow.flush()
             if payment_method is not None:
                 attach_payment_method(uow, payment_method, customer_id, param="payment_method")
-                uow.flush()
             _check_default_payment_method(uow, params, customer_id)
             return uow.get(customer_id, "customer", "customer").data
 
@@ -136,7 +133,6 @@ class CustomersService(Service):
             _check_references(uow, call.params)
             _check_default_payment_method(uow, call.params, customer)
             uow.append(customer, domain.decide_update(state, call.params))
-            uow.flush()
             return uow.get(customer, "customer", "customer").data
 
         return self._execute(call, f"POST /v1/customers/{customer}", command)

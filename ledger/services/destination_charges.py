@@ -36,7 +36,7 @@ from ledger.domain.aggregate import JSON, State
 from ledger.domain.application_fee import DirectCharge
 from ledger.domain.rules import reject
 from ledger.errors import InvalidRequestError
-from ledger.ids import derived_id, new_id
+from ledger.ids import derived_id
 from ledger.services.application_fees import refund_application_fee
 from ledger.services.runner import UnitOfWork
 from ledger.services.transfers import book_transfer, destination_account, reverse_transfer
@@ -80,7 +80,7 @@ def direct_charge(uow: UnitOfWork) -> DirectCharge | None:
         return None
     return DirectCharge(
         application=platform_application(uow.platform_account_id),
-        application_fee_id=new_id("fee"),
+        application_fee_id=uow.new_id("fee"),
     )
 
 
@@ -166,7 +166,7 @@ def _book_direct_fee(uow: UnitOfWork, charge: State) -> None:
         platform_account_id=platform,
         account_id=uow.ctx.account_id,
         fee_id=data["application_fee"],
-        balance_transaction_id=new_id("txn"),
+        balance_transaction_id=uow.new_id("txn"),
         application=data["application"],
         created=to_unix(uow.ctx.now),
         available_on=int(txn.data["available_on"]),
@@ -198,7 +198,7 @@ def _book_destination_charge(uow: UnitOfWork, charge: State) -> None:
     txn = uow.get(data["balance_transaction"], "balance_transaction", "balance transaction")
     available_on = int(txn.data["available_on"])
     application = platform_application(platform)
-    fee_id = new_id("fee") if split.application_fee_amount else None
+    fee_id = uow.new_id("fee") if split.application_fee_amount else None
     terms = transfer_domain.DestinationCharge(
         application=application,
         application_fee_id=fee_id,
@@ -213,13 +213,12 @@ def _book_destination_charge(uow: UnitOfWork, charge: State) -> None:
         destination_charge=terms,
     )
     if fee_id is not None:
-        uow.flush()
         payment = uow.get(transfer_id, "transfer", "transfer").data["destination_payment"]
         ctx = fee_domain.FeeContext(
             platform_account_id=platform,
             account_id=destination.data["id"],
             fee_id=fee_id,
-            balance_transaction_id=new_id("txn"),
+            balance_transaction_id=uow.new_id("txn"),
             application=application,
             created=to_unix(uow.ctx.now),
             available_on=available_on,

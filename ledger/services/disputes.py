@@ -16,7 +16,6 @@ import psycopg
 
 from ledger.clock import to_unix
 from ledger.domain import dispute as domain
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
@@ -33,7 +32,7 @@ def _context(uow: UnitOfWork, dispute_id: str = "") -> domain.DisputeContext:
         account_id=uow.ctx.account_id,
         now=to_unix(uow.ctx.now),
         pricing=uow.pricing,
-        balance_transaction_id=new_id("txn"),
+        balance_transaction_id=uow.new_id("txn"),
         dispute_id=dispute_id,
     )
 
@@ -57,7 +56,6 @@ class DisputesService(Service):
             appends = domain.decide_update(state, call.params, _context(uow))
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(dispute, "dispute", _KIND).data
 
         return self._execute(call, f"POST /v1/disputes/{dispute}", command)
@@ -70,7 +68,6 @@ class DisputesService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(dispute, "dispute", _KIND)
             uow.append(dispute, domain.decide_close(state))
-            uow.flush()
             return uow.get(dispute, "dispute", _KIND).data
 
         return self._execute(call, f"POST /v1/disputes/{dispute}/close", command)
@@ -121,7 +118,7 @@ def _open_dispute(item: DueItem) -> Command:
             return {}
         # A dispute takes its amount and fee out of the balance (it may go below zero).
         uow.lock_balance(uow.ctx.account_id, charge.data["currency"])
-        for stream_id, events in domain.decide_open(charge, _context(uow, new_id("du"))):
+        for stream_id, events in domain.decide_open(charge, _context(uow, uow.new_id("du"))):
             uow.append(stream_id, events)
         return {}
 

@@ -22,7 +22,6 @@ from ledger.domain.aggregate import State
 from ledger.domain.cards import TOKENS
 from ledger.domain.rules import reject, reject_if
 from ledger.errors import InvalidRequestError, LedgerError, resource_missing
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.queries import Filter, ListQuery, fetch_object
@@ -157,7 +156,9 @@ class ExternalAccountsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             _owner_in_command(uow, account)
             source = _source(call.params)  # in the command, so the error has a request id
-            external_account_id = new_id("ba" if isinstance(source, domain.BankDetails) else "card")
+            external_account_id = uow.new_id(
+                "ba" if isinstance(source, domain.BankDetails) else "card"
+            )
             _lock_default(uow, account, domain.COUNTRY_CURRENCY)
             new = domain.NewExternalAccount(
                 external_account_id=external_account_id,
@@ -170,7 +171,6 @@ class ExternalAccountsService(Service):
             current = default_external_account(uow, account, domain.COUNTRY_CURRENCY)
             for stream_id, events in domain.decide_create(new, current):
                 uow.append(stream_id, events, account_id=account)
-            uow.flush()
             return find_external_account(uow, external_account_id, account, "id").data
 
         return self._execute(call, f"POST {_PATH.format(account=account)}", command)
@@ -214,7 +214,6 @@ class ExternalAccountsService(Service):
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events, account_id=account)
-            uow.flush()
             return find_external_account(uow, id, account, "id").data
 
         return self._execute(call, f"POST {_PATH.format(account=account)}/{id}", command)

@@ -7,8 +7,6 @@ transaction. A decline is committed and then raised as Stripe's CardError (HTTP 
 
 from __future__ import annotations
 
-import secrets
-import string
 from typing import Any, Final
 
 import psycopg
@@ -18,7 +16,7 @@ from ledger.domain.aggregate import State
 from ledger.domain.payment_method import card_for
 from ledger.domain.rules import reject
 from ledger.errors import resource_missing
-from ledger.ids import derived_id, new_id
+from ledger.ids import derived_id, new_id, random_string
 from ledger.processor import Authorization
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
@@ -39,7 +37,6 @@ _KIND: Final = "payment_intent"  # "No such payment_intent: 'pi_…'"
 _PARAM: Final = "intent"
 _PAYMENT_METHOD_KIND: Final = "PaymentMethod"
 _CLIENT_SECRET_LENGTH: Final = 25
-_ALPHABET: Final = string.ascii_letters + string.digits
 # Parameters the ledger does not model yet: refused plainly, never ignored.
 _UNSUPPORTED: Final = ("mandate", "mandate_data", "payment_method_data")
 
@@ -55,8 +52,7 @@ def _refuse_unsupported(params: JSON) -> None:
 
 
 def _client_secret(payment_intent_id: str) -> str:
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(_CLIENT_SECRET_LENGTH))
-    return f"{payment_intent_id}_secret_{tail}"
+    return f"{payment_intent_id}_secret_{random_string(_CLIENT_SECRET_LENGTH)}"
 
 
 def load_intent(uow: UnitOfWork, intent: str) -> State:
@@ -84,8 +80,8 @@ def record_attempt(
         account_id=uow.ctx.account_id,
         now=uow.ctx.now,
         pricing=engine.pricing,
-        charge_id=new_id("ch"),
-        balance_transaction_id=new_id("txn"),
+        charge_id=uow.new_id("ch"),
+        balance_transaction_id=uow.new_id("txn"),
         source_id=new_id("src"),
         card=card_for(payment_method),
         payment_method=payment_method.data,
@@ -94,7 +90,6 @@ def record_attempt(
     attempt = domain.decide_attempt(state, plan, authorization, ctx)
     for stream_id, events in attempt.appends:
         uow.append(stream_id, events)
-    uow.flush()
     after = load_intent(uow, intent_id).data
     if attempt.decline is not None:
         error = attempt.decline.card_error(
@@ -103,14 +98,12 @@ def record_attempt(
         return after, Failed(error)
     if after["status"] == domain.Status.succeeded:
         book_connect_charge(uow, after["latest_charge"])
-        uow.flush()
     paid = after["status"] in (domain.Status.succeeded, domain.Status.requires_capture)
     if paid and after["setup_future_usage"] and after["customer"]:
         # A PaymentIntent with setup_future_usage saves its PaymentMethod to the customer once
         # the payment succeeds (https://docs.stripe.com/payments/save-during-payment).
         fresh = _payment_method(uow, payment_method.data["id"])
         attach_payment_method(uow, fresh, after["customer"])
-        uow.flush()
     return after, None
 
 
@@ -133,7 +126,7 @@ class PaymentIntentsService(Service):
                 if p.get("payment_method")
                 else None
             )
-            intent_id = new_id("pi")
+            intent_id = uow.new_id("pi")
             direct = direct_charge(uow)
             events = domain.decide_create(
                 intent_id,
@@ -146,7 +139,6 @@ class PaymentIntentsService(Service):
             )
             check_connect_params(uow, p, p)
             uow.append(intent_id, events)
-            uow.flush()
             state = load_intent(uow, intent_id)
             if payment_method is not None:
                 domain.check_payment_method(state, payment_method.data, customer=p.get("customer"))
@@ -198,7 +190,6 @@ class PaymentIntentsService(Service):
             }
             check_connect_params(uow, p, state.data | connect)
             uow.append(intent, events)
-            uow.flush()
             return load_intent(uow, intent).data
 
         return self._execute(call, f"POST /v1/payment_intents/{intent}", command)
@@ -264,7 +255,7 @@ class PaymentIntentsService(Service):
                 account_id=uow.ctx.account_id,
                 now=uow.ctx.now,
                 pricing=self._engine.pricing,
-                balance_transaction_id=new_id("txn"),
+                balance_transaction_id=uow.new_id("txn"),
                 direct=direct_charge(uow),
             )
             if "application_fee_amount" in call.params:
@@ -272,9 +263,7 @@ class PaymentIntentsService(Service):
                 check_connect_params(uow, {}, state.data | fee)
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             book_connect_charge(uow, charge.data["id"])
-            uow.flush()
             return load_intent(uow, intent).data
 
         return self._execute(call, f"POST /v1/payment_intents/{intent}/capture", command)
@@ -295,7 +284,6 @@ class PaymentIntentsService(Service):
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             return load_intent(uow, intent).data
 
         return self._execute(call, f"POST /v1/payment_intents/{intent}/cancel", command)

@@ -17,7 +17,6 @@ from ledger.domain.aggregate import State
 from ledger.domain.cards import PAYMENT_METHOD_IDS, TOKENS
 from ledger.domain.rules import reject
 from ledger.errors import LedgerError, resource_missing
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.queries import fetch_object, object_list
@@ -52,13 +51,12 @@ def resolve_payment_method(uow: UnitOfWork, value: str, *, param: str = "payment
     card = PAYMENT_METHOD_IDS.get(value) or TOKENS.get(value)
     if card is None:
         return uow.get(value, "payment_method", _KIND, param)
-    payment_method_id = new_id("pm")
+    payment_method_id = uow.new_id("pm")
     created = int(uow.ctx.now.timestamp())
     uow.append(
         payment_method_id,
         domain.decide_create_from_test_card(payment_method_id, created, card),
     )
-    uow.flush()
     return uow.get(payment_method_id, "payment_method", _KIND, param)
 
 
@@ -145,12 +143,11 @@ class PaymentMethodsService(Service):
 
         def command(uow: UnitOfWork) -> JSON:
             _refuse_create_params(call.params)  # in the command, so the error has a request id
-            payment_method_id = new_id("pm")
+            payment_method_id = uow.new_id("pm")
             created = int(uow.ctx.now.timestamp())
             uow.append(
                 payment_method_id, domain.decide_create(payment_method_id, created, call.params)
             )
-            uow.flush()
             return uow.get(payment_method_id, "payment_method", _KIND).data
 
         return self._execute(call, operation, command)
@@ -178,7 +175,6 @@ class PaymentMethodsService(Service):
             state = uow.get(payment_method, "payment_method", _KIND, "payment_method")
             now = int(uow.ctx.now.timestamp())
             uow.append(payment_method, domain.decide_update(state, call.params, now))
-            uow.flush()
             return uow.get(payment_method, "payment_method", _KIND).data
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}", command)
@@ -191,7 +187,6 @@ class PaymentMethodsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = resolve_payment_method(uow, payment_method)
             attach_payment_method(uow, state, call.params["customer"])
-            uow.flush()
             return uow.get(state.data["id"], "payment_method", _KIND).data
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}/attach", command)
@@ -215,7 +210,6 @@ class PaymentMethodsService(Service):
                 # A detached PaymentMethod stops being its customer's default.
                 unset = {"invoice_settings": {"default_payment_method": ""}}
                 uow.append(customer, customer_domain.decide_update(owner, unset))
-            uow.flush()
             return uow.get(payment_method, "payment_method", _KIND).data
 
         return self._execute(call, f"POST /v1/payment_methods/{payment_method}/detach", command)

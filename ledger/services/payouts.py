@@ -23,7 +23,6 @@ from ledger.domain import payout as domain
 from ledger.domain.aggregate import State
 from ledger.domain.rules import reject
 from ledger.errors import InvalidRequestError
-from ledger.ids import new_id
 from ledger.money import currency
 from ledger.projections.objects import load_states
 from ledger.resources.base import ListObject, StripeObject
@@ -50,8 +49,8 @@ def _trace_id() -> str:
 def _context(uow: UnitOfWork) -> domain.PayoutContext:
     return domain.PayoutContext(
         account_id=uow.ctx.account_id,
-        payout_id=new_id("po"),
-        balance_transaction_id=new_id("txn"),
+        payout_id=uow.new_id("po"),
+        balance_transaction_id=uow.new_id("txn"),
         created=to_unix(uow.ctx.now),
         trace_id=_trace_id(),
     )
@@ -60,7 +59,6 @@ def _context(uow: UnitOfWork) -> domain.PayoutContext:
 def _available_by_source(uow: UnitOfWork, account_id: str, code: str, source_type: str) -> int:
     """The available balance of one source type (card, bank_account…), with this command's
     own appends."""
-    uow.flush()
     row = uow.cur.execute(
         "SELECT coalesce(sum(amount), 0) FROM balances WHERE account_id = %s AND currency = %s "
         "AND bucket = 'available' AND source_type = %s",
@@ -128,7 +126,6 @@ class PayoutsService(Service):
             ctx = _context(uow)
             for stream_id, events in domain.decide_create(new, destination, ctx):
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(ctx.payout_id, "payout", _KIND).data
 
         return self._execute(call, operation, command)
@@ -147,7 +144,6 @@ class PayoutsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(payout, "payout", _KIND, "payout")
             uow.append(payout, domain.decide_update(state, call.params))
-            uow.flush()
             return uow.get(payout, "payout", _KIND).data
 
         return self._execute(call, f"POST /v1/payouts/{payout}", command)
@@ -160,11 +156,10 @@ class PayoutsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(payout, "payout", _KIND, "payout")
             appends = domain.decide_cancel(
-                state, uow.ctx.account_id, new_id("txn"), to_unix(uow.ctx.now)
+                state, uow.ctx.account_id, uow.new_id("txn"), to_unix(uow.ctx.now)
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(payout, "payout", _KIND).data
 
         return self._execute(call, f"POST /v1/payouts/{payout}/cancel", command)
@@ -184,7 +179,6 @@ class PayoutsService(Service):
                 state, ctx, metadata, connected=connected
             ):
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(ctx.payout_id, "payout", _KIND).data
 
         return self._execute(call, f"POST /v1/payouts/{payout}/reverse", command)
@@ -237,7 +231,9 @@ def _progress(item: DueItem) -> Command:
         if state is None or state.internal.get("due_at") is None or state.internal["due_at"] > now:
             return {}  # moved on by an earlier run
         destination = uow.find(state.data["destination"]).state
-        appends = domain.decide_progress(state, now, uow.ctx.account_id, new_id("txn"), destination)
+        appends = domain.decide_progress(
+            state, now, uow.ctx.account_id, uow.new_id("txn"), destination
+        )
         for stream_id, events in appends:
             uow.append(stream_id, events)
         return {}
@@ -353,7 +349,6 @@ def _pay_out_currency(uow: UnitOfWork, code: str, cutoff: int) -> None:
         ctx = _context(uow)
         for stream_id, events in domain.decide_create(new, destination, ctx, transactions):
             uow.append(stream_id, events)
-        uow.flush()
 
 
 register_due_job(DueJob("payout_schedule", _find_scheduled, _automatic_payouts))

@@ -20,7 +20,6 @@ from ledger.clock import to_unix
 from ledger.domain import refund as domain
 from ledger.domain.aggregate import State
 from ledger.domain.rules import reject
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.destination_charges import undo_for_refund
@@ -106,8 +105,8 @@ class RefundsService(Service):
             uow.lock_balance(uow.ctx.account_id, charge.data["currency"])
             ctx = domain.RefundContext(
                 account_id=uow.ctx.account_id,
-                refund_id=new_id("re"),
-                balance_transaction_id=new_id("txn"),
+                refund_id=uow.new_id("re"),
+                balance_transaction_id=uow.new_id("txn"),
                 created=to_unix(uow.ctx.now),
                 reference=_reference(),
             )
@@ -122,7 +121,6 @@ class RefundsService(Service):
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(ctx.refund_id, "refund", _KIND).data
 
         return self._execute(call, operation, command)
@@ -141,7 +139,6 @@ class RefundsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(refund, "refund", _KIND)
             uow.append(refund, domain.decide_update(state, call.params))
-            uow.flush()
             return uow.get(refund, "refund", _KIND).data
 
         return self._execute(call, f"POST /v1/refunds/{refund}", command)
@@ -204,7 +201,7 @@ def _settle_refund(item: DueItem) -> Command:
             uow.append(item.object_id, domain.decide_settle(state))
         elif status == domain.Status.succeeded:
             appends = domain.decide_fail(
-                state, uow.ctx.account_id, new_id("txn"), to_unix(uow.ctx.now)
+                state, uow.ctx.account_id, uow.new_id("txn"), to_unix(uow.ctx.now)
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,17 +20,19 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from ledger import limits
 from ledger.clock import Clock
-from ledger.domain.aggregate import State
+from ledger.domain.aggregate import State, aggregate_for_stream
 from ledger.domain.events import DomainEvent
 from ledger.errors import LedgerError, RateLimitError, resource_missing
+from ledger.ids import new_id
 from ledger.money import DEFAULT_PRICING, Pricing
 from ledger.processor import Processor, SimulatedProcessor
 from ledger.projections.objects import Loaded, ProjectionCache, load_states
-from ledger.projections.registry import apply_all
+from ledger.projections.registry import PROJECTIONS
 from ledger.resources.expand import expand
 from ledger.store import idempotency
 from ledger.store.events import ConcurrencyConflict, NewEvent, RecordedEvent, append
@@ -72,31 +75,101 @@ class Failed:
     error: LedgerError
 
 
+def apply_all(
+    cur: psycopg.Cursor[Any], events: Sequence[RecordedEvent], cache: ProjectionCache
+) -> None:
+    """Apply `events` to every projection, queued in the command's pipeline.
+
+    `registry.apply_all` without its own pipeline block: nested in the command's (see
+    _pipelined_transaction), that block's end would wait for the writes. Queued, they reach
+    the server with the COMMIT, or with the command's next read. In pipeline mode a
+    projection's `apply` may run statements only: no COPY, no named cursor.
+    """
+    for projection in PROJECTIONS:
+        projection.apply(cur, events, cache)
+
+
 @dataclass
 class UnitOfWork:
     """The command's view of the store inside its transaction.
 
     Objects and appends are in the request's account unless `account_id` names another: a
     transfer writes to the platform and to the connected account in one transaction.
+
+    Appends are queued and written by one `flush` when the command ends; `find` and `get` answer
+    with the queued events already applied, so a command reads back what it appended without a
+    round trip. Whatever reads the database itself (`cur`, `available_balance`, expansion)
+    flushes first, so it sees the command's own appends too.
     """
 
-    cur: psycopg.Cursor[Any]
+    cursor: psycopg.Cursor[Any]
     ctx: RequestContext
     cache: ProjectionCache
     pricing: Pricing = DEFAULT_PRICING
     pending: list[tuple[str, str, DomainEvent]] = field(default_factory=list)
     locked: set[tuple[str, str]] = field(default_factory=set)
     locked_balances: set[tuple[str, str]] = field(default_factory=set)
+    # Ids this command minted (`new_id`): their streams are known to be empty, no load needed.
+    minted: set[str] = field(default_factory=set)
+    # Streams this transaction created: no other transaction can see them, so no lock.
+    created: set[tuple[str, str]] = field(default_factory=set)
+    # Each stream's queued events, and its state with the first n of them applied.
+    queued: dict[tuple[str, str], list[DomainEvent]] = field(default_factory=dict)
+    views: dict[tuple[str, str], tuple[Loaded, int]] = field(default_factory=dict)
 
     @property
     def platform_account_id(self) -> str:
         return self.cache.platform_account_id
 
+    @property
+    def cur(self) -> psycopg.Cursor[Any]:
+        """The transaction's cursor, for reads the unit of work does not offer: flushed first."""
+        self.flush()
+        return self.cursor
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id for an object this command creates (its stream is not loaded)."""
+        object_id = new_id(prefix)
+        self.minted.add(object_id)
+        return object_id
+
+    def _load(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Load the states of `keys` not held yet, in one query; minted ids need none."""
+        missing = []
+        for key in keys:
+            if key in self.cache.loaded:
+                continue
+            if key[1] in self.minted:
+                self.cache.loaded[key] = Loaded(None, 0, 0)
+            else:
+                missing.append(key)
+        load_states(self.cursor, self.cache, missing)
+
     def find(self, object_id: str, account_id: str | None = None) -> Loaded:
-        """The object with this id in the account (state None if there is none)."""
+        """The object with this id in the account (state None if there is none).
+
+        With this command's queued events applied: `stream_version` counts them too.
+        """
         key = (account_id or self.ctx.account_id, object_id)
-        load_states(self.cur, self.cache, [key])
-        return self.cache.loaded[key]
+        queued = self.queued.get(key)
+        if not queued:
+            self._load([key])
+            return self.cache.loaded[key]
+        view = self.views.get(key)
+        if view is None:
+            # The base states of every stream with queued events, in the same query.
+            self._load([key, *self.queued])
+            loaded, applied = self.cache.loaded[key], 0
+        else:
+            loaded, applied = view
+        if applied < len(queued):
+            evolve = aggregate_for_stream(object_id).evolve
+            state = loaded.state
+            for event in queued[applied:]:
+                state = evolve(state, event)
+            loaded = Loaded(state, loaded.stream_version + len(queued) - applied, loaded.seq)
+            self.views[key] = (loaded, len(queued))
+        return loaded
 
     def get(
         self,
@@ -119,13 +192,14 @@ class UnitOfWork:
         """Queue `events` on `stream_id`; they follow the version this command loaded."""
         account = account_id or self.ctx.account_id
         self.pending.extend((account, stream_id, event) for event in events)
+        self.queued.setdefault((account, stream_id), []).extend(events)
 
     def lock_streams(self, streams: Iterable[tuple[str, str]]) -> None:
         """Hold the append lock of each (account, stream) until commit, in sorted order."""
         wanted = sorted(set(streams) - self.locked)
         if not wanted:
             return
-        self.cur.execute(
+        self.cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(a || '/' || s)) "
             "FROM unnest(%s::text[], %s::text[]) AS k(a, s)",
             (_STREAM_LOCK_SPACE, [a for a, _ in wanted], [s for _, s in wanted]),
@@ -143,7 +217,7 @@ class UnitOfWork:
         key = (account_id, currency)
         if key in self.locked_balances:
             return
-        self.cur.execute(
+        self.cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s || '/' || %s))",
             (_BALANCE_LOCK_SPACE, account_id, currency),
         )
@@ -151,7 +225,6 @@ class UnitOfWork:
 
     def available_balance(self, account_id: str, currency: str) -> int:
         """The account's available balance in `currency`, with this command's own appends."""
-        self.flush()
         row = self.cur.execute(
             "SELECT coalesce(sum(amount), 0) FROM balances "
             "WHERE account_id = %s AND currency = %s AND bucket = 'available'",
@@ -163,11 +236,9 @@ class UnitOfWork:
         """Append the queued events and apply them to the projections, in this transaction."""
         if not self.pending:
             return
-        # One query loads every stream this command appends to without having read it (most
-        # often objects it has just created), for their versions.
-        load_states(
-            self.cur, self.cache, ((account, stream) for account, stream, _ in self.pending)
-        )
+        # One query loads every stream this command appends to without having read it, for
+        # their versions (none for the ids it minted).
+        self._load(self.queued)
         versions: dict[tuple[str, str], int] = {}
         by_account: dict[str, list[NewEvent]] = {}
         for account, stream_id, event in self.pending:
@@ -178,19 +249,20 @@ class UnitOfWork:
             versions[key] = version + 1
             by_account.setdefault(account, []).append(NewEvent(stream_id, version + 1, event))
         # Appends to existing streams wait for a retry that holds the stream's lock (see
-        # run_command); a new stream's first version can only race another creator of its id.
+        # run_command); a new stream's first version can only race another creator of its id,
+        # and a stream this transaction created is seen by no one else until it commits.
         self.lock_streams(
-            (account, new.stream_id)
-            for account, new_events in by_account.items()
-            for new in new_events
-            if new.stream_version > 1
+            key
+            for key in self.queued
+            if self.cache.loaded[key].stream_version > 0 and key not in self.created
         )
+        self.created.update(key for key in self.queued if self.cache.loaded[key].state is None)
         metadata = {"request_id": self.ctx.request_id, "idempotency_key": self.ctx.idempotency_key}
         recorded: list[RecordedEvent] = []
         for account, new_events in by_account.items():
-            recorded += append(self.cur, account, new_events, metadata, self.ctx.now)
-        self.pending = []
-        apply_all(self.cur, recorded, self.cache)
+            recorded += append(self.cursor, account, new_events, metadata, self.ctx.now)
+        self.pending, self.queued, self.views = [], {}, {}
+        apply_all(self.cursor, recorded, self.cache)
 
     def load_json(self, object_id: str) -> JSON | None:
         """An object's JSON for expansion: the deleted stub if it was deleted."""
@@ -250,7 +322,12 @@ def run_command(
 
     A Failed outcome is committed and its error raised after the commit.
     """
-    digest = request_hash(operation, params | {"expand": expand_paths})
+    # Only a request with an idempotency key is compared with an earlier one.
+    digest = (
+        request_hash(operation, params | {"expand": expand_paths})
+        if ctx.idempotency_key is not None
+        else ""
+    )
     contended = _Contended()
     for attempt in range(limits.COMMAND_RETRIES_MAX):
         try:
@@ -268,6 +345,35 @@ def run_command(
     )
 
 
+# What psycopg would send for the pool's connections (see db._configure), sent by hand here.
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+
+@contextmanager
+def _pipelined_transaction(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Cursor[Any]]:
+    """One transaction in pipeline mode: BEGIN and COMMIT cost no round trip of their own.
+
+    psycopg waits for the server after its own BEGIN and COMMIT even in a pipeline; sent as
+    plain statements in autocommit mode, BEGIN travels with the command's first query and
+    COMMIT with its last writes, so a command that only appends waits twice: once for the
+    positions of its events, once for the commit. Errors of queued statements surface at the
+    next result read or at the commit; either way the transaction is rolled back.
+    """
+    conn.autocommit = True
+    try:
+        with conn.pipeline(), conn.cursor() as cur:
+            cur.execute(_BEGIN)
+            yield cur
+            cur.execute("COMMIT")
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        if not conn.closed:
+            conn.autocommit = False
+
+
 def _attempt(
     engine: Engine,
     ctx: RequestContext,
@@ -277,7 +383,7 @@ def _attempt(
     command: Command,
     contended: _Contended,
 ) -> tuple[int, JSON, bool]:
-    with engine.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+    with engine.pool.connection() as conn, _pipelined_transaction(conn) as cur:
         key = ctx.idempotency_key
         if key is not None:
             replay = idempotency.claim(cur, ctx.account_id, key, operation, digest, ctx.now)
@@ -299,7 +405,8 @@ def _attempt(
             outcome = command(uow)
             uow.flush()
         except ConcurrencyConflict:
-            contended.streams.update((account, stream) for account, stream, _ in uow.pending)
+            # Not the ids it minted: the retry mints others.
+            contended.streams.update(key for key in uow.queued if key[1] not in uow.minted)
             contended.balances.update(uow.locked_balances)
             raise
         if isinstance(outcome, Failed):

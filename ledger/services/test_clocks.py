@@ -9,7 +9,6 @@ from typing import Any
 from ledger.clock import to_unix
 from ledger.domain import customer as customer_domain
 from ledger.domain import test_clock as domain
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Call, Service, stripe_operation
 from ledger.services.due import run_due
@@ -32,7 +31,7 @@ class TestClocksService(Service):
         call = self._begin(operation, params)
 
         def command(uow: UnitOfWork) -> JSON:
-            clock_id = new_id("clock")
+            clock_id = uow.new_id("clock")
             uow.append(
                 clock_id,
                 domain.decide_create(
@@ -42,7 +41,6 @@ class TestClocksService(Service):
                     call.params.get("name"),
                 ),
             )
-            uow.flush()
             return uow.get(clock_id, _OBJECT, _KIND).data
 
         return self._execute(call, operation, command)
@@ -102,7 +100,6 @@ class TestClocksService(Service):
         def start(uow: UnitOfWork) -> JSON:
             state = uow.get(test_clock, _OBJECT, _KIND)
             uow.append(test_clock, domain.decide_advance(state, frozen_time))
-            uow.flush()
             return uow.get(test_clock, _OBJECT, _KIND).data
 
         operation = f"POST /v1/test_helpers/test_clocks/{test_clock}/advance"
@@ -126,7 +123,6 @@ class TestClocksService(Service):
                 uow.append(test_clock, domain.decide_fail_advance(state))
             else:
                 uow.append(test_clock, domain.decide_finish_advance(state, frozen_time))
-            uow.flush()
             return uow.get(test_clock, _OBJECT, _KIND).data
 
         return command

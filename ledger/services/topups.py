@@ -13,7 +13,6 @@ import psycopg
 
 from ledger.clock import to_unix
 from ledger.domain import topup as domain
-from ledger.ids import new_id
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.base import Service, stripe_operation
 from ledger.services.due import DueItem, DueJob, register_due_job
@@ -35,9 +34,8 @@ class TopupsService(Service):
         call = self._begin(operation, params)
 
         def command(uow: UnitOfWork) -> JSON:
-            ctx = domain.TopupContext(topup_id=new_id("tu"), created=to_unix(uow.ctx.now))
+            ctx = domain.TopupContext(topup_id=uow.new_id("tu"), created=to_unix(uow.ctx.now))
             uow.append(ctx.topup_id, domain.decide_create(call.params, ctx))
-            uow.flush()
             return uow.get(ctx.topup_id, "topup", _KIND).data
 
         return self._execute(call, operation, command)
@@ -56,7 +54,6 @@ class TopupsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(topup, "topup", _KIND)
             uow.append(topup, domain.decide_update(state, call.params))
-            uow.flush()
             return uow.get(topup, "topup", _KIND).data
 
         return self._execute(call, f"POST /v1/topups/{topup}", command)
@@ -69,7 +66,6 @@ class TopupsService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(topup, "topup", _KIND)
             uow.append(topup, domain.decide_cancel(state))
-            uow.flush()
             return uow.get(topup, "topup", _KIND).data
 
         return self._execute(call, f"POST /v1/topups/{topup}/cancel", command)
@@ -105,11 +101,10 @@ class TopupsService(Service):
             # A debit of the balance: serialized with the others (see services.funds).
             uow.lock_balance(uow.ctx.account_id, state.data["currency"])
             appends = domain.decide_reverse(
-                state, uow.ctx.account_id, new_id("txn"), to_unix(uow.ctx.now)
+                state, uow.ctx.account_id, uow.new_id("txn"), to_unix(uow.ctx.now)
             )
             for stream_id, events in appends:
                 uow.append(stream_id, events)
-            uow.flush()
             return uow.get(topup, "topup", _KIND).data
 
         return self._execute(call, f"POST /v1/test_helpers/topups/{topup}/reverse", command)
@@ -146,7 +141,7 @@ def _settle_topup(item: DueItem) -> Command:
         ):
             return {}  # answered or canceled since it was found
         appends = domain.decide_settle(
-            state, uow.ctx.account_id, new_id("txn"), to_unix(uow.ctx.now)
+            state, uow.ctx.account_id, uow.new_id("txn"), to_unix(uow.ctx.now)
         )
         for stream_id, events in appends:
             uow.append(stream_id, events)

@@ -19,7 +19,6 @@ from ledger.domain import transfer as domain
 from ledger.domain.aggregate import State
 from ledger.domain.rules import reject, reject_if
 from ledger.errors import InvalidRequestError, resource_missing
-from ledger.ids import new_id
 from ledger.money import currency, format_amount
 from ledger.resources.base import ListObject, StripeObject
 from ledger.services.application_fees import refund_fee_for_reversal
@@ -128,10 +127,10 @@ def book_transfer(
     ctx = domain.TransferContext(
         platform_account_id=platform,
         destination_account_id=destination,
-        transfer_id=new_id("tr"),
-        platform_txn_id=new_id("txn"),
-        payment_id=new_id("py"),
-        payment_txn_id=new_id("txn"),
+        transfer_id=uow.new_id("tr"),
+        platform_txn_id=uow.new_id("txn"),
+        payment_id=uow.new_id("py"),
+        payment_txn_id=uow.new_id("txn"),
         created=now,
         available_on=funds_on,
         destination_charge=destination_charge,
@@ -184,10 +183,10 @@ def reverse_transfer(
         )
     ctx = domain.ReversalContext(
         platform_account_id=uow.platform_account_id,
-        reversal_id=new_id("trr"),
-        platform_txn_id=new_id("txn"),
-        payment_refund_id=new_id("pyr"),
-        payment_refund_txn_id=new_id("txn"),
+        reversal_id=uow.new_id("trr"),
+        platform_txn_id=uow.new_id("txn"),
+        payment_refund_id=uow.new_id("pyr"),
+        payment_refund_txn_id=uow.new_id("txn"),
         created=now,
         source_refund=source_refund,
         description=params.get("description"),
@@ -222,7 +221,6 @@ class TransfersService(Service):
             if p.get("source_transaction"):
                 source = _source_charge(uow, p["source_transaction"], p["currency"], p["amount"])
             transfer_id = book_transfer(uow, p, destination.data["id"], source_charge=source)
-            uow.flush()
             return uow.get(transfer_id, "transfer", _KIND).data
 
         return self._execute(call, operation, command)
@@ -241,7 +239,6 @@ class TransfersService(Service):
         def command(uow: UnitOfWork) -> JSON:
             state = uow.get(transfer, "transfer", _KIND)
             uow.append(transfer, domain.decide_update(state, call.params))
-            uow.flush()
             return uow.get(transfer, "transfer", _KIND).data
 
         return self._execute(call, f"POST /v1/transfers/{transfer}", command)
@@ -283,7 +280,6 @@ class TransfersService(Service):
             if p.get("refund_application_fee"):
                 reversed_amount = p.get("amount") or domain.reversal_remaining(state.data)
                 refund_fee_for_reversal(uow, state, reversed_amount)
-            uow.flush()
             return uow.get(reversal_id, "transfer_reversal", _REVERSAL_KIND).data
 
         return self._execute(call, f"POST /v1/transfers/{id}/reversals", command)
@@ -318,7 +314,6 @@ class TransfersService(Service):
             events = domain.decide_reversal_update(state, call.params)
             uow.append(id, events)
             uow.append(transfer, list(events))
-            uow.flush()
             return uow.get(id, "transfer_reversal", _REVERSAL_KIND).data
 
         return self._execute(call, f"POST /v1/transfers/{transfer}/reversals/{id}", command)

@@ -208,13 +208,16 @@ def read_all(
 
 
 def iter_visible(conn: psycopg.Connection[Any], batch_size: int) -> Iterator[list[RecordedEvent]]:
-    """Every event visible to this transaction, by position, in batches (for rebuilds).
+    """Every event visible to this transaction, stream by stream, in batches (for replays).
 
-    Only for callers that hold the projection tables locked, so no writer is mid-command.
+    Ordered by (account, stream, version), not by position: a replay then needs only the state
+    of the stream it is on, so its memory does not grow with the log. A stream may continue
+    into the next batch. Only for callers that hold the projection tables locked, or that read
+    one snapshot, so no writer is mid-command.
     """
     with conn.cursor(name="ledger_replay") as cur:
         cur.itersize = batch_size
-        cur.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position")
+        cur.execute(f"SELECT {_COLUMNS} FROM events ORDER BY account_id, stream_id, stream_version")
         while rows := cur.fetchmany(batch_size):
             yield [_recorded(row) for row in rows]
 
